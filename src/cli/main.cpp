@@ -1,0 +1,148 @@
+// rnnas command line: parsing and wiring only; the work happens in the library.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <map>
+
+#include "rnnas/core.h"
+#include "rnnas/data.h"
+#include "rnnas/nn.h"
+#include "rnnas/space.h"
+
+namespace {
+
+constexpr int kExitInputError = 2;
+constexpr int kExitDiverged = 3;
+
+struct TrainArgs {
+  std::string arch = "gru:32|head=last";
+  std::string data = "sine:classes=4,T=64";
+  std::string save;
+  std::string optimizer = "adam";
+  std::string schedule = "cosine";
+  std::string class_weights = "none";
+  bool no_restore_best = false;
+  bool quiet = false;
+  rnnas::nn::TrainOptions opt;
+};
+
+void add_train(CLI::App& app, TrainArgs& a) {
+  auto* cmd = app.add_subcommand("train", "Train one architecture on a dataset and print its learning curve");
+  cmd->add_option("--arch", a.arch, "Architecture spec, e.g. 'gru:32,gru:16|head=last' (see README)")
+      ->capture_default_str();
+  cmd->add_option("--data", a.data, "Dataset spec, e.g. 'adding:T=50' or 'csv:rec.csv,window=128,label=act'")
+      ->capture_default_str();
+  auto& o = a.opt;
+  cmd->add_option("--epochs", o.epochs, "Maximum epochs")->capture_default_str();
+  cmd->add_option("--batch", o.batch_size, "Batch size")->capture_default_str();
+  cmd->add_option("--lr", o.lr, "Peak learning rate")->capture_default_str();
+  cmd->add_option("--weight-decay", o.weight_decay, "Weight decay (L2 for adam, decoupled for adamw)")
+      ->capture_default_str();
+  cmd->add_option("--optimizer", a.optimizer, "adam | adamw")->capture_default_str()->check(CLI::IsMember({"adam", "adamw"}));
+  cmd->add_option("--schedule", a.schedule, "cosine | step | constant")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cosine", "step", "constant"}));
+  cmd->add_option("--step-epochs", o.step_epochs, "Step schedule: epochs between decays")->capture_default_str();
+  cmd->add_option("--step-gamma", o.step_gamma, "Step schedule: decay factor")->capture_default_str();
+  cmd->add_option("--clip", o.clip_norm, "Gradient-norm clipping (0 = off)")->capture_default_str();
+  cmd->add_option("--patience", o.patience, "Early stopping patience in epochs (0 = off)")->capture_default_str();
+  cmd->add_flag("--no-restore-best", a.no_restore_best, "Keep the last weights instead of the best");
+  cmd->add_option("--loss", o.loss, "auto | ce | mse | huber")->capture_default_str();
+  cmd->add_option("--huber-delta", o.huber_delta, "Huber loss threshold")->capture_default_str();
+  cmd->add_option("--class-weights", a.class_weights, "none | balanced")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "balanced"}));
+  cmd->add_option("--seed", o.seed, "Seed of every random choice")->capture_default_str();
+  cmd->add_option("--save", a.save, "Write the trained model to this file (JSON, docs/model-format.md)");
+  cmd->add_flag("--quiet", a.quiet, "Print only the final metrics");
+}
+
+int run_train(TrainArgs& a) {
+  using namespace rnnas;
+  const Arch arch = Arch::parse(a.arch);
+  const Dataset ds = load_dataset(a.data);
+  nn::TrainOptions& o = a.opt;
+  o.optimizer = a.optimizer == "adamw" ? nn::OptimizerKind::adamw : nn::OptimizerKind::adam;
+  o.schedule = a.schedule == "step"       ? nn::ScheduleKind::step
+               : a.schedule == "constant" ? nn::ScheduleKind::constant
+                                          : nn::ScheduleKind::cosine;
+  o.class_weighting = a.class_weights == "balanced" ? nn::ClassWeighting::balanced : nn::ClassWeighting::none;
+  o.restore_best = !a.no_restore_best;
+  if (!a.quiet) {
+    fmt::print("{}", ds.summary());
+    fmt::print("arch {}  ({} parameters)\n", arch.to_string(),
+               nn::Network<float>(arch, ds.num_features, ds.output_dim()).num_params());
+    o.on_epoch = [](const nn::EpochReport& r) {
+      fmt::print("epoch {:>3}  lr {:.2e}  train_loss {:.4g}  val {}  {:.2f}s\n", r.epoch, r.lr, r.train_loss,
+                 r.val.to_string(), r.seconds);
+      std::fflush(stdout);
+      return true;
+    };
+  }
+  nn::TrainResult r = nn::train(arch, ds, o);
+  const double sps = r.seconds > 0 ? static_cast<double>(r.samples) / r.seconds : 0;
+  fmt::print("status {}{}\n", nn::to_string(r.status), r.reason.empty() ? "" : " (" + r.reason + ")");
+  if (r.best_epoch > 0) fmt::print("best epoch {}  val {}\n", r.best_epoch, r.best_val.to_string());
+  if (r.test.count) fmt::print("test {}\n", r.test.to_string());
+  fmt::print("trained {} sequences in {:.2f}s ({:.0f} sequences/s, one thread)\n", r.samples, r.seconds, sps);
+  if (!a.save.empty() && r.best_epoch > 0) {
+    r.model.save(a.save);
+    fmt::print("saved {}\n", a.save);
+  }
+  return r.status == nn::TrainStatus::diverged ? kExitDiverged : 0;
+}
+
+int run_eval(const std::string& model_path, const std::string& data, const std::string& part_name) {
+  using namespace rnnas;
+  nn::Model m = nn::Model::load(model_path);
+  const Dataset ds = load_dataset(data);
+  if (ds.num_features != m.input_dim || ds.output_dim() != m.output_dim || ds.task != m.task)
+    throw Error(fmt::format("{}: the model takes {} features and gives {} {} outputs; data '{}' has {} features and {}",
+                            model_path, m.input_dim, m.output_dim, to_string(m.task), data, ds.num_features,
+                            ds.output_dim()));
+  const std::map<std::string, const Split*> parts = {{"train", &ds.train}, {"val", &ds.val}, {"test", &ds.test}};
+  for (const auto& [name, part] : parts) {
+    if (part_name != "all" && part_name != name) continue;
+    if (part->empty()) continue;
+    fmt::print("{:<5} {}  ({} sequences)\n", name, m.evaluate(*part).to_string(), part->size());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rnnas: hardware-aware search of recurrent networks for microcontrollers"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("rnnas ") + RNNAS_VERSION);
+
+  TrainArgs train_args;
+  add_train(app, train_args);
+
+  std::string model_path, eval_data, eval_part = "test";
+  auto* eval = app.add_subcommand("eval", "Evaluate a saved model on a dataset");
+  eval->add_option("--model", model_path, "Model file written by 'train --save'")->required();
+  eval->add_option("--data", eval_data, "Dataset spec")->required();
+  eval->add_option("--part", eval_part, "train | val | test | all")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"train", "val", "test", "all"}));
+
+  std::string data_spec;
+  auto* data = app.add_subcommand("data", "Load a dataset and print its parts, lengths and classes");
+  data->add_option("--data", data_spec, "Dataset spec")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (app.got_subcommand("train")) return run_train(train_args);
+    if (app.got_subcommand("eval")) return run_eval(model_path, eval_data, eval_part);
+    if (app.got_subcommand("data")) {
+      fmt::print("{}", rnnas::load_dataset(data_spec).summary());
+      return 0;
+    }
+  } catch (const rnnas::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return kExitInputError;
+  }
+  return 0;
+}

@@ -1,0 +1,253 @@
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "rnnas/core.h"
+#include "rnnas/nn.h"
+
+namespace rnnas::nn {
+namespace {
+
+void check_options(const TrainOptions& o) {
+  if (o.epochs < 1) throw Error(fmt::format("train: epochs={} must be at least 1", o.epochs));
+  if (o.batch_size < 1) throw Error(fmt::format("train: batch size {} must be at least 1", o.batch_size));
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw Error(fmt::format("train: learning rate {} must be positive", o.lr));
+  if (!(o.weight_decay >= 0)) throw Error(fmt::format("train: weight decay {} must be >= 0", o.weight_decay));
+  if (!(o.clip_norm >= 0)) throw Error(fmt::format("train: clip norm {} must be >= 0", o.clip_norm));
+  if (o.patience < 0) throw Error(fmt::format("train: patience {} must be >= 0", o.patience));
+  if (!(o.huber_delta > 0)) throw Error(fmt::format("train: huber delta {} must be positive", o.huber_delta));
+  if (!(o.min_lr_fraction >= 0 && o.min_lr_fraction <= 1))
+    throw Error(fmt::format("train: min lr fraction {} must be in [0, 1]", o.min_lr_fraction));
+  if (o.step_epochs < 1 || !(o.step_gamma > 0))
+    throw Error(fmt::format("train: step schedule needs step_epochs >= 1 and gamma > 0"));
+}
+
+// Evaluation batches: sequences sorted by length so that each batch pads little.
+std::vector<Batch<float>> eval_batches(const Split& part, int stride, int num_outputs, int batch_size) {
+  std::vector<size_t> order(part.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return part.x[a].rows() > part.x[b].rows(); });
+  std::vector<Batch<float>> batches;
+  for (size_t s = 0; s < order.size(); s += batch_size) {
+    std::vector<size_t> idx(order.begin() + static_cast<long>(s),
+                            order.begin() + static_cast<long>(std::min(order.size(), s + batch_size)));
+    batches.push_back(make_batch<float>(part, std::move(idx), stride, num_outputs));
+  }
+  return batches;
+}
+
+Metrics evaluate_batches(Network<float>& net, const std::vector<Batch<float>>& batches, const LossOptions& loss,
+                         TaskKind task, int num_classes, const TargetScaler& ts) {
+  std::vector<int> truth, pred;
+  std::vector<float> ytrue, ypred;
+  double loss_sum = 0;
+  size_t n = 0;
+  for (const auto& b : batches) {
+    const Mat<float>& out = net.forward(b.x, b.info);
+    loss_sum += static_cast<double>(loss_and_grad<float>(loss, out, b.label, b.y, nullptr)) * b.info.B;
+    n += b.info.B;
+    for (int j = 0; j < b.info.B; ++j) {
+      if (task == TaskKind::classification) {
+        Eigen::Index k;
+        out.col(j).maxCoeff(&k);
+        pred.push_back(static_cast<int>(k));
+        truth.push_back(b.label[j]);
+      } else {
+        for (long o = 0; o < out.rows(); ++o) {
+          const bool scaled = !ts.empty();
+          ypred.push_back(scaled ? ts.invert(out(o, j), static_cast<int>(o)) : out(o, j));
+          ytrue.push_back(scaled ? ts.invert(b.y(o, j), static_cast<int>(o)) : b.y(o, j));
+        }
+      }
+    }
+  }
+  Metrics m = task == TaskKind::classification ? classification_metrics(truth, pred, num_classes)
+                                               : regression_metrics(ytrue, ypred);
+  m.count = n;
+  m.loss = n ? loss_sum / static_cast<double>(n) : 0;
+  return m;
+}
+
+bool better(const Metrics& a, const Metrics& b) {
+  const double ea = a.error(), eb = b.error();
+  if (!std::isfinite(ea)) return false;
+  if (!std::isfinite(eb)) return true;
+  return ea < eb || (ea == eb && a.loss < b.loss);
+}
+
+}  // namespace
+
+std::string_view to_string(TrainStatus s) {
+  switch (s) {
+    case TrainStatus::completed:
+      return "completed";
+    case TrainStatus::early_stopped:
+      return "early_stopped";
+    case TrainStatus::stopped_by_callback:
+      return "stopped_by_callback";
+    case TrainStatus::diverged:
+      return "diverged";
+  }
+  return "?";
+}
+
+LossOptions resolve_loss(const TrainOptions& opt, const Dataset& data) {
+  LossOptions l;
+  const bool cls = data.task == TaskKind::classification;
+  const std::string& name = opt.loss;
+  if (name == "auto") {
+    l.kind = cls ? LossKind::cross_entropy : LossKind::mse;
+  } else if (name == "ce" || name == "cross_entropy") {
+    l.kind = LossKind::cross_entropy;
+  } else if (name == "mse") {
+    l.kind = LossKind::mse;
+  } else if (name == "huber") {
+    l.kind = LossKind::huber;
+  } else {
+    throw Error(fmt::format("train: unknown loss '{}' (expected auto, ce, mse or huber)", name));
+  }
+  if (cls != (l.kind == LossKind::cross_entropy))
+    throw Error(fmt::format("train: loss '{}' does not fit a {} task", name, to_string(data.task)));
+  l.huber_delta = opt.huber_delta;
+  if (cls && opt.class_weighting == ClassWeighting::balanced) {
+    std::vector<size_t> counts(data.num_classes, 0);
+    for (int k : data.train.label) ++counts[k];
+    const double n = static_cast<double>(data.train.size());
+    for (int k = 0; k < data.num_classes; ++k)
+      l.class_weights.push_back(counts[k] ? n / (data.num_classes * static_cast<double>(counts[k])) : 1.0);
+  }
+  return l;
+}
+
+Metrics Model::evaluate(const Split& raw, int batch_size) {
+  Split part = raw;
+  norm.apply(part);
+  if (!target_scale.empty()) target_scale.apply(part);
+  const auto batches = eval_batches(part, arch.stride, task == TaskKind::regression ? output_dim : 0, batch_size);
+  return evaluate_batches(net, batches, loss, task, output_dim, target_scale);
+}
+
+TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt) {
+  data.validate();
+  arch.validate();
+  check_options(opt);
+  const double t_start = now_seconds();
+  TrainResult r;
+  Model& model = r.model;
+  model.arch = arch;
+  model.task = data.task;
+  model.input_dim = data.num_features;
+  model.output_dim = data.output_dim();
+  model.class_names = data.class_names;
+  model.feature_names = data.feature_names;
+  model.output_names = data.output_names;
+  model.loss = resolve_loss(opt, data);
+  model.net = Network<float>(arch, model.input_dim, model.output_dim);
+  model.net.init(opt.seed);
+
+  // Normalisation and target scaling are fitted on the training part only.
+  Split train = data.train, val = data.val, test = data.test;
+  model.norm = Normalizer::fit(train);
+  for (Split* p : {&train, &val, &test}) model.norm.apply(*p);
+  const bool regression = data.task == TaskKind::regression;
+  const int O = regression ? data.num_outputs : 0;
+  if (regression && opt.scale_targets) {
+    model.target_scale = TargetScaler::fit(train, O);
+    for (Split* p : {&train, &val, &test}) model.target_scale.apply(*p);
+  }
+  Network<float>& net = model.net;
+  auto params = net.params();
+  Adam adam(params, opt.optimizer, opt.weight_decay);
+  const Split& monitor_part = val.empty() ? train : val;
+  const auto monitor_batches = eval_batches(monitor_part, arch.stride, O, 256);
+
+  Rng shuffle_rng = Rng(opt.seed).fork(1);
+  const size_t N = train.size();
+  const long steps_per_epoch = static_cast<long>((N + opt.batch_size - 1) / opt.batch_size);
+  const long total_steps = steps_per_epoch * opt.epochs;
+  std::vector<size_t> order(N);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::vector<Mat<float>> best_weights;
+  Mat<float> dout;
+  long step = 0;
+  bool stop = false;
+  for (int epoch = 1; epoch <= opt.epochs && !stop; ++epoch) {
+    const double t_epoch = now_seconds();
+    shuffle_rng.shuffle(order);
+    double loss_sum = 0;
+    EpochReport rep;
+    rep.epoch = epoch;
+    for (long s = 0; s < steps_per_epoch; ++s, ++step) {
+      const size_t begin = static_cast<size_t>(s) * opt.batch_size;
+      std::vector<size_t> idx(order.begin() + static_cast<long>(begin),
+                              order.begin() + static_cast<long>(std::min(N, begin + opt.batch_size)));
+      const Batch<float> batch = make_batch<float>(train, std::move(idx), arch.stride, O);
+      net.zero_grad();
+      const Mat<float>& out = net.forward(batch.x, batch.info);
+      const float loss = loss_and_grad<float>(model.loss, out, batch.label, batch.y, &dout);
+      net.backward(dout);
+      const double gnorm = clip_grad_norm(params, opt.clip_norm);
+      if (!std::isfinite(loss) || !std::isfinite(gnorm)) {
+        r.status = TrainStatus::diverged;
+        r.reason = fmt::format("{} at epoch {}, batch {} (loss {}, gradient norm {})",
+                               std::isfinite(loss) ? "non-finite gradient" : "non-finite training loss", epoch,
+                               s + 1, loss, gnorm);
+        stop = true;
+        break;
+      }
+      rep.lr = learning_rate(opt, step, total_steps, epoch);
+      adam.step(rep.lr);
+      loss_sum += static_cast<double>(loss) * batch.info.B;
+      r.samples += batch.info.B;
+    }
+    if (stop) break;
+    rep.train_loss = loss_sum / static_cast<double>(N);
+    rep.val = evaluate_batches(net, monitor_batches, model.loss, data.task, model.output_dim, model.target_scale);
+    if (!std::isfinite(rep.val.loss)) {
+      r.status = TrainStatus::diverged;
+      r.reason = fmt::format("non-finite validation loss at epoch {}", epoch);
+      break;
+    }
+    rep.seconds = now_seconds() - t_epoch;
+    r.curve.push_back(rep);
+    if (r.best_epoch == 0 || better(rep.val, r.best_val)) {
+      r.best_epoch = epoch;
+      r.best_val = rep.val;
+      if (opt.restore_best) {
+        best_weights.clear();
+        for (const auto* p : params) best_weights.push_back(p->value);
+      }
+    } else if (opt.patience > 0 && epoch - r.best_epoch >= opt.patience) {
+      r.status = TrainStatus::early_stopped;
+      r.reason = fmt::format("no validation improvement for {} epochs (best at epoch {})", opt.patience,
+                             r.best_epoch);
+      stop = true;
+    }
+    if (!stop && opt.on_epoch && !opt.on_epoch(rep)) {
+      r.status = TrainStatus::stopped_by_callback;
+      r.reason = fmt::format("stopped by the epoch callback after epoch {}", epoch);
+      stop = true;
+    }
+  }
+  if (opt.restore_best && !best_weights.empty())
+    for (size_t i = 0; i < params.size(); ++i) params[i]->value = best_weights[i];
+  const bool usable = r.best_epoch > 0 && (opt.restore_best || r.status != TrainStatus::diverged);
+  if (usable && !test.empty())
+    r.test = evaluate_batches(net, eval_batches(test, arch.stride, O, 256), model.loss, data.task, model.output_dim,
+                              model.target_scale);
+  r.seconds = now_seconds() - t_start;
+  model.info["best_epoch"] = r.best_epoch;
+  model.info["val_error"] = r.best_val.error();
+  if (r.test.count) model.info["test_error"] = r.test.error();
+  return r;
+}
+
+std::vector<TrainResult> train_many(const std::vector<TrainJob>& jobs, unsigned threads) {
+  std::vector<TrainResult> results(jobs.size());
+  parallel_for(jobs.size(), threads, [&](size_t i) { results[i] = train(jobs[i].arch, *jobs[i].data, jobs[i].options); });
+  return results;
+}
+
+}  // namespace rnnas::nn

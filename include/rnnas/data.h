@@ -113,6 +113,8 @@ struct CsvTable {
   int column(std::string_view name) const;        // index by header name, or -1
 };
 CsvTable read_csv(const std::string& path, const std::vector<std::string>& text_columns = {});
+// The first non-blank row's fields (the header, when the file has one).
+std::vector<std::string> read_csv_header(const std::string& path);
 
 struct CsvWindowOptions {
   std::string path;

@@ -103,6 +103,22 @@ int CsvTable::column(std::string_view name) const {
   return -1;
 }
 
+std::vector<std::string> read_csv_header(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw Error(fmt::format("{}: is a directory, expected a CSV file", path));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(fmt::format("{}: cannot open file", path));
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
+    if (!trim(line).empty()) return split_fields(line, path, line_no);
+  }
+  throw Error(fmt::format("{}: empty file", path));
+}
+
 CsvTable read_csv(const std::string& path, const std::vector<std::string>& text_columns) {
   const std::string content = read_file(path);
   CsvTable t;
@@ -178,9 +194,19 @@ Dataset load_csv_windows(const CsvWindowOptions& o) {
     throw Error(fmt::format("{}: window={} and stride={} must be positive", o.path, o.window, o.stride));
   if (o.labeling != "majority" && o.labeling != "last" && o.labeling != "pure")
     throw Error(fmt::format("{}: labeling='{}', expected majority, last or pure", o.path, o.labeling));
+  // Check every named column against the header before parsing the cells.
+  const std::vector<std::string> header = read_csv_header(o.path);
+  std::vector<std::string> named = o.targets;
+  named.insert(named.end(), o.drop.begin(), o.drop.end());
+  if (classification) named.push_back(o.label);
+  if (!o.group.empty()) named.push_back(o.group);
+  for (const auto& name : named)
+    if (std::find(header.begin(), header.end(), name) == header.end())
+      throw Error(fmt::format("{}: no column named '{}' in the header", o.path, name));
   std::vector<std::string> text_cols;
   if (classification) text_cols.push_back(o.label);
   if (!o.group.empty()) text_cols.push_back(o.group);
+  text_cols.insert(text_cols.end(), o.drop.begin(), o.drop.end());  // dropped columns may hold text
   const CsvTable t = read_csv(o.path, text_cols);
   if (t.header.empty()) throw Error(fmt::format("{}: needs a header row naming its columns", o.path));
   auto need = [&](const std::string& name) {

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -118,7 +119,7 @@ Dataset load_dataset(std::string_view spec_in) {
       CsvWindowOptions o;
       o.path = a.path();
       o.window = to_int(a.integer("window", o.window), "window", spec);
-      o.stride = to_int(a.integer("stride", o.window / 2), "stride", spec);
+      o.stride = to_int(a.integer("stride", std::max(1, o.window / 2)), "stride", spec);
       o.label = a.str("label", "");
       o.targets = a.list("target");
       o.group = a.str("group", "");

@@ -70,9 +70,10 @@ Arch Arch::parse(std::string_view spec) {
   for (auto section : split(trim(spec), '|')) {
     section = trim(section);
     if (section.empty()) throw Error(fmt::format("arch '{}': empty section between '|'", spec));
+    // A key=value option has '=' and no ':' before it; anything else is read as a layer.
     const auto first = split(section, ',')[0];
-    CellType probe{};
-    if (parse_cell(split(first, ':')[0], probe)) {
+    const auto eq_pos = first.find('=');
+    if (eq_pos == std::string_view::npos || first.substr(0, eq_pos).find(':') != std::string_view::npos) {
       if (have_layers) throw Error(fmt::format("arch '{}': more than one layer section", spec));
       have_layers = true;
       for (auto token : split(section, ',')) arch.layers.push_back(parse_layer(trim(token), spec));

@@ -1,0 +1,79 @@
+// End-to-end checks of the rnnas binary: exit codes and messages a user sees.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+struct CliRun {
+  int code = -1;
+  std::string out;
+};
+
+CliRun run(const std::string& args) {
+  const std::string cmd = std::string(RNNAS_BINARY) + " " + args + " 2>&1";
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(Cli, TrainSaveAndEval) {
+  const auto model = (std::filesystem::path(::testing::TempDir()) / "rnnas_cli_model.json").string();
+  const CliRun t = run("train --arch 'gru:8|head=last' --data 'sine:T=32,n=400' --epochs 2 --save " + model);
+  ASSERT_EQ(t.code, 0) << t.out;
+  EXPECT_NE(t.out.find("epoch   2"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("test loss"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("saved " + model), std::string::npos) << t.out;
+  const CliRun e = run("eval --model " + model + " --data 'sine:T=32,n=400' --part all");
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_NE(e.out.find("test  loss"), std::string::npos) << e.out;
+  const CliRun mismatch = run("eval --model " + model + " --data 'adding:T=10,n=100'");
+  EXPECT_EQ(mismatch.code, 2) << mismatch.out;
+  EXPECT_NE(mismatch.out.find("error: "), std::string::npos) << mismatch.out;
+  std::filesystem::remove(model);
+}
+
+TEST(Cli, BadInputIsAClearErrorWithExitCode2) {
+  const CliRun arch = run("train --arch 'gru:0' --data 'sine'");
+  EXPECT_EQ(arch.code, 2);
+  EXPECT_NE(arch.out.find("error: arch 'gru:0': layer width must be a positive integer, got '0'"), std::string::npos)
+      << arch.out;
+  const auto bad = (std::filesystem::path(::testing::TempDir()) / "rnnas_cli_bad.csv").string();
+  std::ofstream(bad) << "a,b,label\n1,2,x\n3,oops,y\n";
+  const CliRun csv = run("data --data 'csv:" + bad + ",window=1,label=label'");
+  EXPECT_EQ(csv.code, 2);
+  EXPECT_NE(csv.out.find(bad + ":3: column 2 ('b') holds 'oops', which is not a number"), std::string::npos)
+      << csv.out;
+  std::filesystem::remove(bad);
+  const CliRun missing = run("eval --model /nonexistent/model.json --data sine");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.out.find("/nonexistent/model.json: cannot open model file"), std::string::npos) << missing.out;
+  const CliRun usage = run("train --epochs many");
+  EXPECT_NE(usage.code, 0);
+}
+
+TEST(Cli, DataPrintsASummary) {
+  const CliRun d = run("data --data 'adding:T=20,n=100,minT=5'");
+  ASSERT_EQ(d.code, 0) << d.out;
+  EXPECT_NE(d.out.find("regression, 2 features, 1 output"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("train 80 sequences, T=5..20"), std::string::npos) << d.out;
+}
+
+TEST(Cli, DivergenceExitsWith3) {
+  const CliRun d = run("train --arch 'rnn:8' --data 'adding:T=20,n=200' --lr 1e30 --clip 0 --schedule constant --epochs 2");
+  EXPECT_EQ(d.code, 3) << d.out;
+  EXPECT_NE(d.out.find("status diverged"), std::string::npos) << d.out;
+}
+
+}  // namespace

@@ -229,6 +229,7 @@ class Adam {
   Adam(std::vector<Param<float>*> params, OptimizerKind kind, double weight_decay, double beta1 = 0.9,
        double beta2 = 0.999, double eps = 1e-8);
   void step(double lr);
+  const std::vector<Param<float>*>& params() const { return params_; }
 
  private:
   std::vector<Param<float>*> params_;
@@ -242,6 +243,16 @@ class Adam {
 // before clipping (non-finite if any gradient is).
 double clip_grad_norm(const std::vector<Param<float>*>& params, double max_norm);
 double learning_rate(const TrainOptions& opt, long step, long total_steps, int epoch);
+
+struct StepResult {
+  float loss = 0;
+  double grad_norm = 0;  // before clipping
+  bool finite() const;
+};
+// One optimisation step on one batch: forward, loss, backward, clipping, and (when loss and gradient are
+// finite) the Adam update. `dout` is scratch space reused between calls. train() runs exactly this.
+StepResult train_step(Network<float>& net, Adam& adam, const Batch<float>& batch, const LossOptions& loss,
+                      double clip_norm, double lr, Mat<float>& dout);
 LossOptions resolve_loss(const TrainOptions& opt, const Dataset& data);
 
 }  // namespace rnnas::nn

@@ -3,6 +3,7 @@
 // to U_n h + b_hn; i,f,g,o for LSTM) and EdgeML / Kusupati et al. 2018 for FastRNN and FastGRNN.
 #include <cmath>
 
+#include "act.h"
 #include "layers.h"
 
 namespace rnnas::nn {
@@ -61,91 +62,211 @@ template <class S>
 void RecurrentLayer<S>::forward(const Mat<S>& X, const SeqInfo& info, Mat<S>& H) {
   const int B = info.B;
   const long cols = info.cols();
-  ax_.resize(G_ * H_, cols);
-  W_.apply(X, ax_, w2x_);  // all steps in one product
-  if (has_bias_) ax_.colwise() += b_.value.col(0);
   H.resize(H_, cols);
-  rh_.resize(G_ * H_, B);
+  ax_.resize(G_ * H_, B);
+  rh_.setZero(G_ * H_, B);
   zero_h_.setZero(H_, B);
+  if (W_.low_rank()) w2x_.resize(W_.rank(), cols);  // kept for the W1 gradient
+  W_.prepare_step_products();
+  U_.prepare_step_products();
   cell_alloc(cols);
   for (int t = 0; t < info.T; ++t) {
     const long c0 = static_cast<long>(t) * B;
+    // Input projection per step, while the step is in cache.
+    if (W_.low_rank())
+      W_.step_apply_keep(X.middleCols(c0, B), ax_, w2x_.middleCols(c0, B));
+    else
+      W_.step_apply(X.middleCols(c0, B), ax_, tmp_);
+    if (has_bias_) ax_.colwise() += b_.value.col(0);
     auto h = H.middleCols(c0, B);
     if (t == 0) {
-      rh_.setZero();
-      step_forward(t, B, ax_.middleCols(c0, B), rh_, zero_h_, h);
+      step_forward(t, B, ax_, rh_, zero_h_, h);  // rh_ is zero: h_{-1} = 0
       continue;
     }
     auto hprev = H.middleCols(c0 - B, B);
-    U_.apply(hprev, rh_, u2h_);
-    step_forward(t, B, ax_.middleCols(c0, B), rh_, hprev, h);
+    U_.step_apply(hprev, rh_, u2h_);
+    step_forward(t, B, ax_, rh_, hprev, h);
     const int n = info.active[t];
     if (n < B) h.rightCols(B - n) = hprev.rightCols(B - n);  // finished sequences keep their state
   }
 }
 
 template <class S>
-void RecurrentLayer<S>::backward(const Mat<S>& X, const SeqInfo& info, const Mat<S>& H, const Mat<S>& dH,
-                                 Mat<S>* dX) {
+void RecurrentLayer<S>::backward(const Mat<S>& X, const SeqInfo& info, const Mat<S>& H, const Mat<S>& dH, Mat<S>* dX) {
   const int B = info.B;
   const long cols = info.cols();
-  da_.resize(G_ * H_, cols);
+  // Gradients from above: every step (mean head, upper layer) or only the last step (last head).
+  const bool last_only = dH.cols() == B && info.T > 1;
+  da_.resize(G_ * H_, B);
   Mat<S>& dr = separate_recurrent_grad() ? dr_ : da_;
-  dr.resize(G_ * H_, cols);
+  dr.resize(G_ * H_, B);
   carry_.setZero(H_, B);
+  if (dX) dX->resize(in_, cols);
   cell_begin_backward();
   for (int t = info.T - 1; t >= 0; --t) {
     const long c0 = static_cast<long>(t) * B;
-    dh_ = dH.middleCols(c0, B) + carry_;
+    if (last_only)
+      dh_ = t == info.T - 1 ? dH + carry_ : carry_;
+    else
+      dh_ = dH.middleCols(c0, B) + carry_;
     const int n = info.active[t];
-    // Padded steps: the gradient passes to the previous step unchanged and touches no parameter.
+    // Padded steps: the gradient passes to the previous step unchanged and touches no parameter (a zero
+    // dh gives zero da and dr in every cell).
     if (n < B) {
       tmp2_ = dh_.rightCols(B - n);
       dh_.rightCols(B - n).setZero();
     }
-    if (t == 0) {
-      step_backward(t, B, zero_h_, H.middleCols(c0, B), dh_, carry_, da_.middleCols(c0, B), dr.middleCols(c0, B));
-      break;
-    }
-    step_backward(t, B, H.middleCols(c0 - B, B), H.middleCols(c0, B), dh_, carry_, da_.middleCols(c0, B),
-                  dr.middleCols(c0, B));
+    const CRef<S> hprev = t > 0 ? CRef<S>(H.middleCols(c0 - B, B)) : CRef<S>(zero_h_);
+    step_backward(t, B, hprev, H.middleCols(c0, B), dh_, carry_, da_, dr);
     if (n < B) carry_.rightCols(B - n) = tmp2_;
-    U_.apply_transpose_add(dr.middleCols(c0, B), carry_, tmp_);
+    // Weight gradients per step, while da and dr are in cache.
+    const auto xt = X.middleCols(c0, B);
+    if (W_.low_rank())
+      W_.grad(da_, xt, w2x_.middleCols(c0, B), tmp_);
+    else
+      W_.grad(da_, xt, tmp_);
+    if (has_bias_) b_.grad.col(0) += da_.rowwise().sum();
+    if (dX) {
+      auto dxt = dX->middleCols(c0, B);
+      dxt.setZero();
+      W_.step_apply_transpose_add(da_, dxt, tmp_);
+    }
+    if (t > 0) {
+      U_.grad(dr, hprev, tmp_);
+      U_.step_apply_transpose_add(dr, carry_, tmp_);
+    }
   }
-  W_.grad(da_, X, W_.low_rank() ? &w2x_ : nullptr, tmp_);
-  if (has_bias_) b_.grad.col(0) += da_.rowwise().sum();
-  if (info.T > 1) U_.grad(dr.rightCols(cols - B), H.leftCols(cols - B), nullptr, tmp_);
-  cell_finish_backward(da_, dr);
-  if (dX) {
-    dX->setZero(in_, cols);
-    W_.apply_transpose_add(da_, *dX, tmp_);
-  }
+  cell_finish_backward();
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Vanilla RNN: h = tanh(W x + U h + b)
+// Cells. Each step kernel is one fused pass over the step's columns: for sample b, the G*H
+// pre-activations of column b are contiguous (gate-major), as are the H states. The inner loop over the
+// hidden units is what the compiler vectorises. All blocks passed in are column blocks of
+// column-major matrices with full height, so `data() + b * rows` addresses column b.
 
 template <class S>
+const S* col(const CRef<S>& m, int b) {
+  return m.data() + static_cast<long>(b) * m.outerStride();
+}
+template <class S>
+S* col(MRef<S>& m, int b) {
+  return m.data() + static_cast<long>(b) * m.outerStride();
+}
+
+// Fused per-sample kernels. restrict-qualified parameters (rather than locals) are what lets the
+// compiler vectorise loops with this many streams.
+template <class S>
+void gru_forward_kernel(int H, const S* __restrict ar, const S* __restrict az, const S* __restrict an,
+                        const S* __restrict rr, const S* __restrict rz, const S* __restrict rn_in,
+                        const S* __restrict bhn, const S* __restrict hp, S* __restrict gr, S* __restrict gz,
+                        S* __restrict gn, S* __restrict rn, S* __restrict h) {
+  for (int i = 0; i < H; ++i) {
+    const S rg = act_sigmoid(ar[i] + rr[i]);
+    const S zg = act_sigmoid(az[i] + rz[i]);
+    const S rnv = rn_in[i] + bhn[i];
+    const S ng = act_tanh(an[i] + rg * rnv);
+    gr[i] = rg;
+    gz[i] = zg;
+    gn[i] = ng;
+    rn[i] = rnv;
+    h[i] = ng + zg * (hp[i] - ng);
+  }
+}
+
+template <class S>
+void gru_backward_kernel(int H, const S* __restrict gr, const S* __restrict gz, const S* __restrict gn,
+                         const S* __restrict rn, const S* __restrict hp, const S* __restrict dh, S* __restrict dar,
+                         S* __restrict daz, S* __restrict dan, S* __restrict drr, S* __restrict drz,
+                         S* __restrict drn, S* __restrict dhp, S* __restrict sbhn) {
+  for (int i = 0; i < H; ++i) {
+    const S rg = gr[i], zg = gz[i], ng = gn[i];
+    const S an = dh[i] * (S(1) - zg) * (S(1) - ng * ng);
+    const S az = dh[i] * (hp[i] - ng) * zg * (S(1) - zg);
+    const S ar = an * rn[i] * rg * (S(1) - rg);
+    dar[i] = ar;
+    daz[i] = az;
+    dan[i] = an;
+    drr[i] = ar;
+    drz[i] = az;
+    drn[i] = an * rg;
+    sbhn[i] += an * rg;
+    dhp[i] = dh[i] * zg;
+  }
+}
+
+template <class S>
+void lstm_forward_kernel(int H, const S* __restrict ai, const S* __restrict af, const S* __restrict ag,
+                         const S* __restrict ao, const S* __restrict ri, const S* __restrict rf,
+                         const S* __restrict rg, const S* __restrict ro, const S* __restrict cp, S* __restrict gi,
+                         S* __restrict gf, S* __restrict gg, S* __restrict go, S* __restrict c, S* __restrict tc,
+                         S* __restrict h) {
+  for (int i = 0; i < H; ++i) {
+    const S iv = act_sigmoid(ai[i] + ri[i]);
+    const S fv = act_sigmoid(af[i] + rf[i]);
+    const S gv = act_tanh(ag[i] + rg[i]);
+    const S ov = act_sigmoid(ao[i] + ro[i]);
+    const S cv = fv * cp[i] + iv * gv;
+    const S tcv = act_tanh(cv);
+    gi[i] = iv;
+    gf[i] = fv;
+    gg[i] = gv;
+    go[i] = ov;
+    c[i] = cv;
+    tc[i] = tcv;
+    h[i] = ov * tcv;
+  }
+}
+
+template <class S>
+void lstm_backward_kernel(int H, const S* __restrict gi, const S* __restrict gf, const S* __restrict gg,
+                          const S* __restrict go, const S* __restrict tc, const S* __restrict cp,
+                          const S* __restrict dh, S* __restrict dc, S* __restrict dai, S* __restrict daf,
+                          S* __restrict dag, S* __restrict dao) {
+  for (int i = 0; i < H; ++i) {
+    const S iv = gi[i], fv = gf[i], gv = gg[i], ov = go[i];
+    const S dcv = dc[i] + dh[i] * ov * (S(1) - tc[i] * tc[i]);
+    dai[i] = dcv * gv * iv * (S(1) - iv);
+    daf[i] = dcv * cp[i] * fv * (S(1) - fv);
+    dag[i] = dcv * iv * (S(1) - gv * gv);
+    dao[i] = dh[i] * tc[i] * ov * (S(1) - ov);
+    dc[i] = dcv * fv;
+  }
+}
+
+// Vanilla RNN: h = tanh(W x + U h + b)
+template <class S>
 class RnnLayer final : public RecurrentLayer<S> {
+  using Base = RecurrentLayer<S>;
+  using Base::H_;
+
  public:
-  RnnLayer(const std::string& prefix, const LayerSpec& spec, int in) : RecurrentLayer<S>(prefix, spec, in, true) {}
+  RnnLayer(const std::string& prefix, const LayerSpec& spec, int in) : Base(prefix, spec, in, true) {}
 
  protected:
   void cell_alloc(long) override {}
-  void step_forward(int, int, const CRef<S>& ax, const CRef<S>& rh, const CRef<S>&, MRef<S> h) override {
-    h.array() = (ax + rh).array().tanh();
+  void step_forward(int, int B, const CRef<S>& ax, const CRef<S>& rh, const CRef<S>&, MRef<S> h) override {
+    for (int b = 0; b < B; ++b) {
+      const S* __restrict a = col(ax, b);
+      const S* __restrict r = col(rh, b);
+      S* __restrict hb = col(h, b);
+      for (int i = 0; i < H_; ++i) hb[i] = act_tanh(a[i] + r[i]);
+    }
   }
-  void step_backward(int, int, const CRef<S>&, const CRef<S>& h, const CRef<S>& dh, MRef<S> dhprev, MRef<S> da,
+  void step_backward(int, int B, const CRef<S>&, const CRef<S>& h, const CRef<S>& dh, MRef<S> dhprev, MRef<S> da,
                      MRef<S>) override {
-    da.array() = dh.array() * (S(1) - h.array().square());
+    for (int b = 0; b < B; ++b) {
+      const S* __restrict hb = col(h, b);
+      const S* __restrict g = col(dh, b);
+      S* __restrict d = col(da, b);
+      for (int i = 0; i < H_; ++i) d[i] = g[i] * (S(1) - hb[i] * hb[i]);
+    }
     dhprev.setZero();
   }
 };
 
-// ---------------------------------------------------------------------------------------------------
 // GRU (PyTorch): r = σ(Wr x + Ur h + br), z = σ(Wz x + Uz h + bz), n = tanh(Wn x + bn + r ⊙ (Un h + bhn)),
 // h' = (1 - z) ⊙ n + z ⊙ h.
-
 template <class S>
 class GruLayer final : public RecurrentLayer<S> {
   using Base = RecurrentLayer<S>;
@@ -163,49 +284,39 @@ class GruLayer final : public RecurrentLayer<S> {
   }
   bool separate_recurrent_grad() const override { return true; }
   void step_forward(int t, int B, const CRef<S>& ax, const CRef<S>& rh, const CRef<S>& hprev, MRef<S> h) override {
+    const int H = H_;
     const long c0 = static_cast<long>(t) * B;
-    auto g = gates_.middleCols(c0, B);
-    auto r = g.topRows(H_);
-    auto z = g.middleRows(H_, H_);
-    auto n = g.bottomRows(H_);
-    auto rn = rn_.middleCols(c0, B);
-    r.array() = (ax.topRows(H_) + rh.topRows(H_)).array().logistic();
-    z.array() = (ax.middleRows(H_, H_) + rh.middleRows(H_, H_)).array().logistic();
-    rn = rh.bottomRows(H_).colwise() + bhn_.value.col(0);
-    n.array() = (ax.bottomRows(H_).array() + r.array() * rn.array()).tanh();
-    h.array() = n.array() + z.array() * (hprev.array() - n.array());
+    for (int b = 0; b < B; ++b) {
+      const S* a = col(ax, b);
+      const S* r = col(rh, b);
+      S* g = gates_.data() + (c0 + b) * 3 * H;
+      gru_forward_kernel(H, a, a + H, a + 2 * H, r, r + H, r + 2 * H, bhn_.value.data(), col(hprev, b), g, g + H,
+                         g + 2 * H, rn_.data() + (c0 + b) * H, col(h, b));
+    }
   }
   void step_backward(int t, int B, const CRef<S>& hprev, const CRef<S>&, const CRef<S>& dh, MRef<S> dhprev,
                      MRef<S> da, MRef<S> dr) override {
+    const int H = H_;
     const long c0 = static_cast<long>(t) * B;
-    auto g = gates_.middleCols(c0, B);
-    auto r = g.topRows(H_).array();
-    auto z = g.middleRows(H_, H_).array();
-    auto n = g.bottomRows(H_).array();
-    auto rn = rn_.middleCols(c0, B).array();
-    auto dar = da.topRows(H_);
-    auto daz = da.middleRows(H_, H_);
-    auto dan = da.bottomRows(H_);
-    dan.array() = dh.array() * (S(1) - z) * (S(1) - n.square());
-    daz.array() = dh.array() * (hprev.array() - n) * z * (S(1) - z);
-    dar.array() = dan.array() * rn * r * (S(1) - r);
-    dhprev.array() = dh.array() * z;
-    dr.topRows(2 * H_) = da.topRows(2 * H_);
-    dr.bottomRows(H_).array() = dan.array() * r;
+    for (int b = 0; b < B; ++b) {
+      const S* g = gates_.data() + (c0 + b) * 3 * H;
+      S* dab = col(da, b);
+      S* drb = col(dr, b);
+      gru_backward_kernel(H, g, g + H, g + 2 * H, rn_.data() + (c0 + b) * H, col(hprev, b), col(dh, b), dab,
+                          dab + H, dab + 2 * H, drb, drb + H, drb + 2 * H, col(dhprev, b), sbhn_.data());
+    }
   }
-  void cell_finish_backward(const Mat<S>&, const Mat<S>& dr) override {
-    bhn_.grad.col(0) += dr.bottomRows(H_).rowwise().sum();
-  }
+  void cell_finish_backward() override { bhn_.grad += sbhn_; }
+  void cell_begin_backward() override { sbhn_.setZero(H_, 1); }
 
  private:
   Param<S> bhn_;
   Mat<S> gates_;  // r, z, n per step
   Mat<S> rn_;     // U_n h + b_hn per step
+  Mat<S> sbhn_;   // per-unit gradient sum of b_hn
 };
 
-// ---------------------------------------------------------------------------------------------------
 // LSTM (PyTorch): i, f, o = σ(.), g = tanh(.), c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
-
 template <class S>
 class LstmLayer final : public RecurrentLayer<S> {
   using Base = RecurrentLayer<S>;
@@ -220,57 +331,64 @@ class LstmLayer final : public RecurrentLayer<S> {
     gates_.resize(4 * H_, cols);
     c_.resize(H_, cols);
     tc_.resize(H_, cols);
+    czero_.setZero(H_, 1);
   }
   void cell_begin_backward() override { dc_carry_.resize(0, 0); }
   void step_forward(int t, int B, const CRef<S>& ax, const CRef<S>& rh, const CRef<S>&, MRef<S> h) override {
+    const int H = H_;
     const long c0 = static_cast<long>(t) * B;
-    auto g = gates_.middleCols(c0, B);
-    g.array() = (ax + rh).array();
-    g.topRows(2 * H_).array() = g.topRows(2 * H_).array().logistic();          // i, f
-    g.middleRows(2 * H_, H_).array() = g.middleRows(2 * H_, H_).array().tanh();  // g
-    g.bottomRows(H_).array() = g.bottomRows(H_).array().logistic();            // o
-    auto i = g.topRows(H_).array();
-    auto f = g.middleRows(H_, H_).array();
-    auto gg = g.middleRows(2 * H_, H_).array();
-    auto o = g.bottomRows(H_).array();
-    auto c = c_.middleCols(c0, B);
-    if (t == 0)
-      c.array() = i * gg;
-    else
-      c.array() = f * c_.middleCols(c0 - B, B).array() + i * gg;
-    auto tc = tc_.middleCols(c0, B);
-    tc.array() = c.array().tanh();
-    h.array() = o * tc.array();
+    for (int b = 0; b < B; ++b) {
+      const S* a = col(ax, b);
+      const S* r = col(rh, b);
+      S* g = gates_.data() + (c0 + b) * 4 * H;
+      const S* cp = t > 0 ? c_.data() + (c0 - B + b) * H : czero_.data();
+      lstm_forward_kernel(H, a, a + H, a + 2 * H, a + 3 * H, r, r + H, r + 2 * H, r + 3 * H, cp, g, g + H, g + 2 * H,
+                          g + 3 * H, c_.data() + (c0 + b) * H, tc_.data() + (c0 + b) * H, col(h, b));
+    }
   }
   void step_backward(int t, int B, const CRef<S>&, const CRef<S>&, const CRef<S>& dh, MRef<S> dhprev, MRef<S> da,
                      MRef<S>) override {
+    const int H = H_;
     const long c0 = static_cast<long>(t) * B;
-    auto g = gates_.middleCols(c0, B);
-    auto i = g.topRows(H_).array();
-    auto f = g.middleRows(H_, H_).array();
-    auto gg = g.middleRows(2 * H_, H_).array();
-    auto o = g.bottomRows(H_).array();
-    auto tc = tc_.middleCols(c0, B).array();
-    if (dc_carry_.size() == 0) dc_carry_.setZero(H_, B);
-    dc_ = (dc_carry_.array() + dh.array() * o * (S(1) - tc.square())).matrix();
-    da.topRows(H_).array() = dc_.array() * gg * i * (S(1) - i);
-    if (t > 0)
-      da.middleRows(H_, H_).array() = dc_.array() * c_.middleCols(c0 - B, B).array() * f * (S(1) - f);
-    else
-      da.middleRows(H_, H_).setZero();
-    da.middleRows(2 * H_, H_).array() = dc_.array() * i * (S(1) - gg.square());
-    da.bottomRows(H_).array() = dh.array() * tc * o * (S(1) - o);
-    dc_carry_.array() = dc_.array() * f;
+    if (dc_carry_.size() == 0) dc_carry_.setZero(H, B);
+    for (int b = 0; b < B; ++b) {
+      const S* g = gates_.data() + (c0 + b) * 4 * H;
+      S* dab = col(da, b);
+      const S* cp = t > 0 ? c_.data() + (c0 - B + b) * H : czero_.data();
+      lstm_backward_kernel(H, g, g + H, g + 2 * H, g + 3 * H, tc_.data() + (c0 + b) * H, cp, col(dh, b),
+                           dc_carry_.data() + static_cast<long>(b) * H, dab, dab + H, dab + 2 * H, dab + 3 * H);
+    }
     dhprev.setZero();
   }
 
  private:
-  Mat<S> gates_, c_, tc_;
-  Mat<S> dc_, dc_carry_;
+  Mat<S> gates_, c_, tc_, czero_;
+  Mat<S> dc_carry_;
 };
 
-// ---------------------------------------------------------------------------------------------------
-// FastRNN (Kusupati et al. 2018): h~ = tanh(W x + U h + b), h' = α h~ + β h, α = σ(a), β = σ(b_).
+// FastRNN (Kusupati et al. 2018): h~ = tanh(W x + U h + b), h' = α h~ + β h, α = σ(alpha), β = σ(beta).
+template <class S>
+void fastrnn_forward_kernel(int H, S al, S be, const S* __restrict a, const S* __restrict r,
+                            const S* __restrict hp, S* __restrict ht, S* __restrict h) {
+  for (int i = 0; i < H; ++i) {
+    const S v = act_tanh(a[i] + r[i]);
+    ht[i] = v;
+    h[i] = al * v + be * hp[i];
+  }
+}
+
+// Per-unit sums (sa, sb) instead of scalar reductions keep the loop vectorisable.
+template <class S>
+void fastrnn_backward_kernel(int H, S al, S be, const S* __restrict ht, const S* __restrict hp,
+                             const S* __restrict dh, S* __restrict da, S* __restrict dhp, S* __restrict sa,
+                             S* __restrict sb) {
+  for (int i = 0; i < H; ++i) {
+    da[i] = al * dh[i] * (S(1) - ht[i] * ht[i]);
+    dhp[i] = be * dh[i];
+    sa[i] += dh[i] * ht[i];
+    sb[i] += dh[i] * hp[i];
+  }
+}
 
 template <class S>
 class FastRnnLayer final : public RecurrentLayer<S> {
@@ -293,31 +411,69 @@ class FastRnnLayer final : public RecurrentLayer<S> {
     out.push_back(&beta_);
   }
   void cell_alloc(long cols) override { ht_.resize(H_, cols); }
+  void cell_begin_backward() override {
+    sa_.setZero(H_, 1);
+    sb_.setZero(H_, 1);
+  }
   void step_forward(int t, int B, const CRef<S>& ax, const CRef<S>& rh, const CRef<S>& hprev, MRef<S> h) override {
-    auto ht = ht_.middleCols(static_cast<long>(t) * B, B);
-    ht.array() = (ax + rh).array().tanh();
-    const S a = sigmoid(alpha_.value(0, 0)), b = sigmoid(beta_.value(0, 0));
-    h.array() = a * ht.array() + b * hprev.array();
+    const S al = sigmoid(alpha_.value(0, 0)), be = sigmoid(beta_.value(0, 0));
+    const long c0 = static_cast<long>(t) * B;
+    for (int b = 0; b < B; ++b)
+      fastrnn_forward_kernel(H_, al, be, col(ax, b), col(rh, b), col(hprev, b), ht_.data() + (c0 + b) * H_, col(h, b));
   }
   void step_backward(int t, int B, const CRef<S>& hprev, const CRef<S>&, const CRef<S>& dh, MRef<S> dhprev,
                      MRef<S> da, MRef<S>) override {
-    auto ht = ht_.middleCols(static_cast<long>(t) * B, B).array();
-    const S a = sigmoid(alpha_.value(0, 0)), b = sigmoid(beta_.value(0, 0));
-    da.array() = a * dh.array() * (S(1) - ht.square());
-    dhprev.array() = b * dh.array();
-    alpha_.grad(0, 0) += a * (S(1) - a) * (dh.array() * ht).sum();
-    beta_.grad(0, 0) += b * (S(1) - b) * (dh.array() * hprev.array()).sum();
+    const S al = sigmoid(alpha_.value(0, 0)), be = sigmoid(beta_.value(0, 0));
+    const long c0 = static_cast<long>(t) * B;
+    for (int b = 0; b < B; ++b)
+      fastrnn_backward_kernel(H_, al, be, ht_.data() + (c0 + b) * H_, col(hprev, b), col(dh, b), col(da, b),
+                              col(dhprev, b), sa_.data(), sb_.data());
+  }
+  void cell_finish_backward() override {
+    const S al = sigmoid(alpha_.value(0, 0)), be = sigmoid(beta_.value(0, 0));
+    alpha_.grad(0, 0) += al * (S(1) - al) * sa_.sum();
+    beta_.grad(0, 0) += be * (S(1) - be) * sb_.sum();
   }
 
  private:
   Param<S> alpha_, beta_;
   Mat<S> ht_;
+  Mat<S> sa_, sb_;
 };
 
-// ---------------------------------------------------------------------------------------------------
 // FastGRNN (Kusupati et al. 2018): one W and U shared by gate and update,
 //   z = σ(W x + U h + b_z), h~ = tanh(W x + U h + b_h), h' = (ζ (1 - z) + ν) ⊙ h~ + z ⊙ h,
 //   ζ = σ(zeta), ν = σ(nu).
+template <class S>
+void fastgrnn_forward_kernel(int H, S zeta, S nu, const S* __restrict a, const S* __restrict r,
+                             const S* __restrict bz, const S* __restrict bh, const S* __restrict hp,
+                             S* __restrict zs, S* __restrict cs, S* __restrict h) {
+  for (int i = 0; i < H; ++i) {
+    const S pre = a[i] + r[i];
+    const S z = act_sigmoid(pre + bz[i]);
+    const S c = act_tanh(pre + bh[i]);
+    zs[i] = z;
+    cs[i] = c;
+    h[i] = (zeta * (S(1) - z) + nu) * c + z * hp[i];
+  }
+}
+
+template <class S>
+void fastgrnn_backward_kernel(int H, S zeta, S nu, const S* __restrict zs, const S* __restrict cs,
+                              const S* __restrict hp, const S* __restrict dh, S* __restrict da, S* __restrict dhp,
+                              S* __restrict dbz, S* __restrict dbh, S* __restrict szeta, S* __restrict snu) {
+  for (int i = 0; i < H; ++i) {
+    const S z = zs[i], c = cs[i];
+    const S daz = dh[i] * (hp[i] - zeta * c) * z * (S(1) - z);
+    const S dac = dh[i] * (zeta * (S(1) - z) + nu) * (S(1) - c * c);
+    da[i] = daz + dac;
+    dhp[i] = dh[i] * z;
+    dbz[i] += daz;
+    dbh[i] += dac;
+    szeta[i] += dh[i] * (S(1) - z) * c;
+    snu[i] += dh[i] * c;
+  }
+}
 
 template <class S>
 class FastGrnnLayer final : public RecurrentLayer<S> {
@@ -346,36 +502,38 @@ class FastGrnnLayer final : public RecurrentLayer<S> {
     out.push_back(&nu_);
   }
   void cell_alloc(long cols) override { zc_.resize(2 * H_, cols); }
+  void cell_begin_backward() override { sums_.setZero(H_, 4); }  // dbz, dbh, zeta and nu per unit
   void step_forward(int t, int B, const CRef<S>& ax, const CRef<S>& rh, const CRef<S>& hprev, MRef<S> h) override {
-    auto zc = zc_.middleCols(static_cast<long>(t) * B, B);
-    auto z = zc.topRows(H_);
-    auto c = zc.bottomRows(H_);
-    pre_ = ax + rh;
-    z.array() = (pre_.colwise() + bz_.value.col(0)).array().logistic();
-    c.array() = (pre_.colwise() + bh_.value.col(0)).array().tanh();
     const S zeta = sigmoid(zeta_.value(0, 0)), nu = sigmoid(nu_.value(0, 0));
-    h.array() = (zeta * (S(1) - z.array()) + nu) * c.array() + z.array() * hprev.array();
+    const long c0 = static_cast<long>(t) * B;
+    for (int b = 0; b < B; ++b) {
+      S* zc = zc_.data() + (c0 + b) * 2 * H_;
+      fastgrnn_forward_kernel(H_, zeta, nu, col(ax, b), col(rh, b), bz_.value.data(), bh_.value.data(), col(hprev, b),
+                              zc, zc + H_, col(h, b));
+    }
   }
   void step_backward(int t, int B, const CRef<S>& hprev, const CRef<S>&, const CRef<S>& dh, MRef<S> dhprev,
                      MRef<S> da, MRef<S>) override {
-    auto zc = zc_.middleCols(static_cast<long>(t) * B, B);
-    auto z = zc.topRows(H_).array();
-    auto c = zc.bottomRows(H_).array();
     const S zeta = sigmoid(zeta_.value(0, 0)), nu = sigmoid(nu_.value(0, 0));
-    daz_ = (dh.array() * (hprev.array() - zeta * c) * z * (S(1) - z)).matrix();
-    dac_ = (dh.array() * (zeta * (S(1) - z) + nu) * (S(1) - c.square())).matrix();
-    da = daz_ + dac_;
-    dhprev.array() = dh.array() * z;
-    bz_.grad.col(0) += daz_.rowwise().sum();
-    bh_.grad.col(0) += dac_.rowwise().sum();
-    zeta_.grad(0, 0) += zeta * (S(1) - zeta) * (dh.array() * (S(1) - z) * c).sum();
-    nu_.grad(0, 0) += nu * (S(1) - nu) * (dh.array() * c).sum();
+    const long c0 = static_cast<long>(t) * B;
+    for (int b = 0; b < B; ++b) {
+      const S* zc = zc_.data() + (c0 + b) * 2 * H_;
+      fastgrnn_backward_kernel(H_, zeta, nu, zc, zc + H_, col(hprev, b), col(dh, b), col(da, b), col(dhprev, b),
+                               sums_.col(0).data(), sums_.col(1).data(), sums_.col(2).data(), sums_.col(3).data());
+    }
+  }
+  void cell_finish_backward() override {
+    const S zeta = sigmoid(zeta_.value(0, 0)), nu = sigmoid(nu_.value(0, 0));
+    bz_.grad += sums_.col(0);
+    bh_.grad += sums_.col(1);
+    zeta_.grad(0, 0) += zeta * (S(1) - zeta) * sums_.col(2).sum();
+    nu_.grad(0, 0) += nu * (S(1) - nu) * sums_.col(3).sum();
   }
 
  private:
   Param<S> bz_, bh_, zeta_, nu_;
-  Mat<S> zc_;  // z and h~ per step
-  Mat<S> pre_, daz_, dac_;
+  Mat<S> zc_;    // z and h~ per step
+  Mat<S> sums_;  // per-unit gradient sums over the batch and steps
 };
 
 template <class S>

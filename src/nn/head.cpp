@@ -81,10 +81,10 @@ void Head<S>::backward(const Mat<S>& dout, const SeqInfo& info, Mat<S>& dH) {
   } else {
     dz_.noalias() = wo_.value.transpose() * dout;
   }
-  dH.setZero(in_, info.cols());
   if (type_ == HeadType::last) {
-    dH.middleCols(static_cast<long>(info.T - 1) * B, B) = dz_;
+    dH = dz_;
   } else {
+    dH.setZero(in_, info.cols());
     for (int b = 0; b < B; ++b) dz_.col(b) /= static_cast<S>(info.len[b]);
     for (int t = 0; t < info.T; ++t) dH.middleCols(static_cast<long>(t) * B, info.active[t]) = dz_.leftCols(info.active[t]);
   }

@@ -25,18 +25,25 @@ class Linear {
   // Entries of the (product) matrix are drawn so that their variance equals that of U(-bound, bound).
   void init(Rng& rng, double bound);
   bool low_rank() const { return rank_ > 0; }
-  // y = W x. For a low-rank W, `w2x` receives W2 x (kept for grad()).
-  void apply(const CRef<S>& x, MRef<S> y, Mat<S>& w2x) const;
-  // dx += W^T dy (tmp: scratch).
-  void apply_transpose_add(const CRef<S>& dy, MRef<S> dx, Mat<S>& tmp) const;
-  // dW += dy x^T. For a low-rank W, w2x may point to W2 x (as written by apply()); when null it is
-  // recomputed. tmp is scratch.
-  void grad(const CRef<S>& dy, const CRef<S>& x, const Mat<S>* w2x, Mat<S>& tmp);
+  // Products for one time step's columns: y = W x and dx += W^T dy. float uses a register-tiled kernel
+  // without GEMM packing (small_gemm.h); the transposed copies it needs are made by
+  // prepare_step_products() (call it after the weights change, before a time loop).
+  void prepare_step_products();
+  void step_apply(const CRef<S>& x, MRef<S> y, Mat<S>& tmp) const;
+  void step_apply_transpose_add(const CRef<S>& dy, MRef<S> dx, Mat<S>& tmp) const;
+  // dW += dy x^T (tmp: scratch). The low-rank form needs W2 x (as kept by step_apply_keep).
+  void grad(const CRef<S>& dy, const CRef<S>& x, Mat<S>& tmp);
+  void grad(const CRef<S>& dy, const CRef<S>& x, const CRef<S>& w2x, Mat<S>& tmp);
+  // step_apply for a low-rank W that also keeps W2 x in w2x.
+  void step_apply_keep(const CRef<S>& x, MRef<S> y, MRef<S> w2x) const;
+  int rank() const { return rank_; }
   void collect(std::vector<Param<S>*>& out);
 
  private:
   int out_ = 0, in_ = 0, rank_ = 0;
   Param<S> w_, w1_, w2_;
+  Mat<S> wt_, w1t_, w2t_;  // transposed copies for step_apply_transpose_add
+  Mat<S> w2x_scratch_;
 };
 
 // One recurrent layer. The base class runs the time loop, masking and weight gradients; a cell
@@ -54,7 +61,8 @@ class RecurrentLayer {
   void init(Rng& rng);
   // X [in x T*B] -> H [width x T*B].
   void forward(const Mat<S>& X, const SeqInfo& info, Mat<S>& H);
-  // dH: gradient w.r.t. every H column from above. Accumulates parameter gradients; writes dX if given.
+  // dH: gradient w.r.t. the H columns from above: [width x T*B], or [width x B] when only the last step
+  // receives gradient (the "last" head). Accumulates parameter gradients; writes dX if given.
   void backward(const Mat<S>& X, const SeqInfo& info, const Mat<S>& H, const Mat<S>& dH, Mat<S>* dX);
   void collect(std::vector<Param<S>*>& out);
 
@@ -70,8 +78,8 @@ class RecurrentLayer {
   virtual void step_backward(int t, int B, const CRef<S>& hprev, const CRef<S>& h, const CRef<S>& dh,
                              MRef<S> dhprev, MRef<S> da, MRef<S> dr) = 0;
   virtual bool separate_recurrent_grad() const { return false; }
-  // After the time loop, with every step's da and dr (padded columns zero).
-  virtual void cell_finish_backward(const Mat<S>& /*da*/, const Mat<S>& /*dr*/) {}
+  // After the time loop.
+  virtual void cell_finish_backward() {}
 
   int H_, G_, in_;
   bool has_bias_;
@@ -79,8 +87,8 @@ class RecurrentLayer {
   Param<S> b_;
 
  private:
-  Mat<S> ax_, w2x_, rh_, u2h_, zero_h_;
-  Mat<S> da_, dr_, dh_, carry_, tmp_, tmp2_;
+  Mat<S> ax_, w2x_, rh_, u2h_, zero_h_;  // ax_, rh_: one step's pre-activations; w2x_: W2 x for all steps
+  Mat<S> da_, dr_, dh_, carry_, tmp_, tmp2_;  // one step's gradients
 };
 
 template <class S>
@@ -93,7 +101,8 @@ class Head {
   Head(HeadType type, int in, int dense, int out);
   void init(Rng& rng);
   const Mat<S>& forward(const Mat<S>& H, const SeqInfo& info);
-  // Accumulates parameter gradients; writes dH [in x T*B].
+  // Accumulates parameter gradients; writes dH: [in x T*B] (mean head) or [in x B] (last head: only the
+  // last step receives gradient).
   void backward(const Mat<S>& dout, const SeqInfo& info, Mat<S>& dH);
   void collect(std::vector<Param<S>*>& out);
 

@@ -1,6 +1,9 @@
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "layers.h"
+#include "small_gemm.h"
 
 namespace rnnas::nn {
 
@@ -30,44 +33,85 @@ void Linear<S>::init(Rng& rng, double bound) {
   }
 }
 
+// y = W x with the small-product kernel for float, Eigen for double (the gradient check).
 template <class S>
-void Linear<S>::apply(const CRef<S>& x, MRef<S> y, Mat<S>& w2x) const {
-  if (rank_ > 0) {
-    w2x.resize(rank_, x.cols());
-    w2x.noalias() = w2_.value * x;
-    y.noalias() = w1_.value * w2x;
+void mul(const Mat<S>& w, const CRef<S>& x, MRef<S> y, bool accumulate) {
+  if constexpr (std::is_same_v<S, float>) {
+    small_gemm(static_cast<int>(w.rows()), static_cast<int>(x.cols()), static_cast<int>(w.cols()), w.data(),
+               w.outerStride(), x.data(), x.outerStride(), y.data(), y.outerStride(), accumulate);
+  } else if (accumulate) {
+    y.noalias() += w * x;
   } else {
-    y.noalias() = w_.value * x;
+    y.noalias() = w * x;
   }
 }
 
 template <class S>
-void Linear<S>::apply_transpose_add(const CRef<S>& dy, MRef<S> dx, Mat<S>& tmp) const {
+void Linear<S>::prepare_step_products() {
   if (rank_ > 0) {
-    tmp.resize(rank_, dy.cols());
-    tmp.noalias() = w1_.value.transpose() * dy;
-    dx.noalias() += w2_.value.transpose() * tmp;
+    w1t_ = w1_.value.transpose();
+    w2t_ = w2_.value.transpose();
   } else {
-    dx.noalias() += w_.value.transpose() * dy;
+    wt_ = w_.value.transpose();
   }
 }
 
 template <class S>
-void Linear<S>::grad(const CRef<S>& dy, const CRef<S>& x, const Mat<S>* w2x, Mat<S>& tmp) {
+void Linear<S>::step_apply(const CRef<S>& x, MRef<S> y, Mat<S>& tmp) const {
   if (rank_ > 0) {
-    if (w2x) {
-      w1_.grad.noalias() += dy * w2x->transpose();
-    } else {
-      tmp.resize(rank_, x.cols());
-      tmp.noalias() = w2_.value * x;
-      w1_.grad.noalias() += dy * tmp.transpose();
-    }
-    tmp.resize(rank_, dy.cols());
-    tmp.noalias() = w1_.value.transpose() * dy;
-    w2_.grad.noalias() += tmp * x.transpose();
+    tmp.resize(rank_, x.cols());
+    mul<S>(w2_.value, x, tmp, false);
+    mul<S>(w1_.value, tmp, y, false);
   } else {
-    w_.grad.noalias() += dy * x.transpose();
+    mul<S>(w_.value, x, y, false);
   }
+}
+
+template <class S>
+void Linear<S>::step_apply_transpose_add(const CRef<S>& dy, MRef<S> dx, Mat<S>& tmp) const {
+  if (rank_ > 0) {
+    tmp.resize(rank_, dy.cols());
+    mul<S>(w1t_, dy, tmp, false);
+    mul<S>(w2t_, tmp, dx, true);
+  } else {
+    mul<S>(wt_, dy, dx, true);
+  }
+}
+
+// dW += dY X^T for one step's columns.
+template <class S>
+void mul_nt_add(const CRef<S>& dy, const CRef<S>& x, Mat<S>& dw) {
+  if constexpr (std::is_same_v<S, float>) {
+    small_gemm_nt(static_cast<int>(dw.rows()), static_cast<int>(dw.cols()), static_cast<int>(dy.cols()), dy.data(),
+                  dy.outerStride(), x.data(), x.outerStride(), dw.data(), dw.outerStride());
+  } else {
+    dw.noalias() += dy * x.transpose();
+  }
+}
+
+template <class S>
+void Linear<S>::grad(const CRef<S>& dy, const CRef<S>& x, Mat<S>& tmp) {
+  if (rank_ > 0) {
+    w2x_scratch_.resize(rank_, x.cols());
+    mul<S>(w2_.value, x, w2x_scratch_, false);
+    grad(dy, x, w2x_scratch_, tmp);
+    return;
+  }
+  mul_nt_add<S>(dy, x, w_.grad);
+}
+
+template <class S>
+void Linear<S>::grad(const CRef<S>& dy, const CRef<S>& x, const CRef<S>& w2x, Mat<S>& tmp) {
+  mul_nt_add<S>(dy, w2x, w1_.grad);
+  tmp.resize(rank_, dy.cols());
+  mul<S>(w1t_, dy, tmp, false);
+  mul_nt_add<S>(tmp, x, w2_.grad);
+}
+
+template <class S>
+void Linear<S>::step_apply_keep(const CRef<S>& x, MRef<S> y, MRef<S> w2x) const {
+  mul<S>(w2_.value, x, w2x, false);
+  mul<S>(w1_.value, w2x, y, false);
 }
 
 template <class S>

@@ -93,6 +93,20 @@ std::string_view to_string(TrainStatus s) {
   return "?";
 }
 
+bool StepResult::finite() const { return std::isfinite(loss) && std::isfinite(grad_norm); }
+
+StepResult train_step(Network<float>& net, Adam& adam, const Batch<float>& batch, const LossOptions& loss,
+                      double clip_norm, double lr, Mat<float>& dout) {
+  StepResult r;
+  net.zero_grad();
+  const Mat<float>& out = net.forward(batch.x, batch.info);
+  r.loss = loss_and_grad<float>(loss, out, batch.label, batch.y, &dout);
+  net.backward(dout);
+  r.grad_norm = clip_grad_norm(adam.params(), clip_norm);
+  if (r.finite()) adam.step(lr);
+  return r;
+}
+
 LossOptions resolve_loss(const TrainOptions& opt, const Dataset& data) {
   LossOptions l;
   const bool cls = data.task == TaskKind::classification;
@@ -184,22 +198,17 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
       std::vector<size_t> idx(order.begin() + static_cast<long>(begin),
                               order.begin() + static_cast<long>(std::min(N, begin + opt.batch_size)));
       const Batch<float> batch = make_batch<float>(train, std::move(idx), arch.stride, O);
-      net.zero_grad();
-      const Mat<float>& out = net.forward(batch.x, batch.info);
-      const float loss = loss_and_grad<float>(model.loss, out, batch.label, batch.y, &dout);
-      net.backward(dout);
-      const double gnorm = clip_grad_norm(params, opt.clip_norm);
-      if (!std::isfinite(loss) || !std::isfinite(gnorm)) {
+      rep.lr = learning_rate(opt, step, total_steps, epoch);
+      const StepResult sr = train_step(net, adam, batch, model.loss, opt.clip_norm, rep.lr, dout);
+      if (!sr.finite()) {
         r.status = TrainStatus::diverged;
         r.reason = fmt::format("{} at epoch {}, batch {} (loss {}, gradient norm {})",
-                               std::isfinite(loss) ? "non-finite gradient" : "non-finite training loss", epoch,
-                               s + 1, loss, gnorm);
+                               std::isfinite(sr.loss) ? "non-finite gradient" : "non-finite training loss", epoch,
+                               s + 1, sr.loss, sr.grad_norm);
         stop = true;
         break;
       }
-      rep.lr = learning_rate(opt, step, total_steps, epoch);
-      adam.step(rep.lr);
-      loss_sum += static_cast<double>(loss) * batch.info.B;
+      loss_sum += static_cast<double>(sr.loss) * batch.info.B;
       r.samples += batch.info.B;
     }
     if (stop) break;

@@ -55,6 +55,22 @@ double flops_per_sample(CellType cell, const Config& c) {
   return 3.0 * fwd;
 }
 
+// Runs step(b) over the kBatches batches in turn for at least `seconds` after one warm-up step (which
+// allocates), and returns training samples per second.
+template <class Step>
+double samples_per_second(Step& step, int batch, double seconds) {
+  step(0);
+  long samples = 0;
+  const double t0 = now_seconds();
+  double t = t0;
+  for (int b = 1; t - t0 < seconds; ++b) {
+    step(b % kBatches);
+    samples += batch;
+    t = now_seconds();
+  }
+  return static_cast<double>(samples) / (t - t0);
+}
+
 // rnnas: exactly the trainer's step (batch assembly included), for at least `seconds`.
 double rnnas_sps(CellType cell, const Config& c, double seconds, uint64_t seed) {
   const Split data = random_data(c, seed);
@@ -70,16 +86,7 @@ double rnnas_sps(CellType cell, const Config& c, double seconds, uint64_t seed) 
     const Batch<float> batch = make_batch<float>(data, std::move(idx), 1, 0);
     train_step(net, adam, batch, ce, 5.0, 1e-3, dout);
   };
-  step(0);  // warm-up: allocations
-  long samples = 0;
-  const double t0 = now_seconds();
-  double t = t0;
-  for (int b = 1; t - t0 < seconds; ++b) {
-    step(b % kBatches);
-    samples += c.batch;
-    t = now_seconds();
-  }
-  return static_cast<double>(samples) / (t - t0);
+  return samples_per_second(step, c.batch, seconds);
 }
 
 #ifdef RNNAS_HAVE_TORCH
@@ -114,16 +121,7 @@ double torch_sps(CellType cell, const Config& c, double seconds, uint64_t seed) 
     torch::nn::utils::clip_grad_norm_(params, 5.0);
     opt.step();
   };
-  step(0);
-  long samples = 0;
-  const double t0 = now_seconds();
-  double t = t0;
-  for (int b = 1; t - t0 < seconds; ++b) {
-    step(b % kBatches);
-    samples += c.batch;
-    t = now_seconds();
-  }
-  return static_cast<double>(samples) / (t - t0);
+  return samples_per_second(step, c.batch, seconds);
 }
 #endif
 

@@ -48,10 +48,11 @@ class Linear {
 
 // One recurrent layer. The base class runs the time loop, masking and weight gradients; a cell
 // (subclass) implements one step forward and backward.
-//   forward : ax = W X (+ b) for all steps in one product; per step rh = U h_{t-1}; cell step.
+//   forward : per step ax = W x_t (+ b), rh = U h_{t-1}, then the cell step.
 //   backward: per step the cell writes da (dL/d input pre-activation) and dr (dL/d recurrent
-//             pre-activation; the same matrix for every cell except GRU); dh_{t-1} += U^T dr.
-//             After the loop: dW = da X^T, db = rowsum(da), dU = dr H_prev^T, dX = W^T da.
+//             pre-activation; the same matrix for every cell except GRU); then, while they are in
+//             cache: dW += da x_t^T, db += rowsum(da), dU += dr h_{t-1}^T, dX_t = W^T da, and
+//             dh_{t-1} += U^T dr.
 template <class S>
 class RecurrentLayer {
  public:

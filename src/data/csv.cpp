@@ -209,14 +209,13 @@ Dataset load_csv_windows(const CsvWindowOptions& o) {
   text_cols.insert(text_cols.end(), o.drop.begin(), o.drop.end());  // dropped columns may hold text
   const CsvTable t = read_csv(o.path, text_cols);
   if (t.header.empty()) throw Error(fmt::format("{}: needs a header row naming its columns", o.path));
-  auto need = [&](const std::string& name) { return t.column(name); };  // present: checked above
   std::set<int> non_features;
-  if (classification) non_features.insert(need(o.label));
+  if (classification) non_features.insert(t.column(o.label));
   std::vector<int> target_cols;
-  for (const auto& name : o.targets) target_cols.push_back(need(name));
+  for (const auto& name : o.targets) target_cols.push_back(t.column(name));
   non_features.insert(target_cols.begin(), target_cols.end());
-  if (!o.group.empty()) non_features.insert(need(o.group));
-  for (const auto& name : o.drop) non_features.insert(need(name));
+  if (!o.group.empty()) non_features.insert(t.column(o.group));
+  for (const auto& name : o.drop) non_features.insert(t.column(name));
   std::vector<int> feature_cols;
   for (int c = 0; c < static_cast<int>(t.header.size()); ++c)
     if (!non_features.count(c)) feature_cols.push_back(c);

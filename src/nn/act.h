@@ -29,7 +29,13 @@ inline float act_tanh(float a) {
 
 inline float act_sigmoid(float x) { return 0.5f + 0.5f * act_tanh(0.5f * x); }
 
+// Exact logistic function; also used in float for the cells' learned gate scalars (one value per step).
+template <class S>
+S exact_sigmoid(S x) {
+  return S(1) / (S(1) + std::exp(-x));
+}
+
 inline double act_tanh(double x) { return std::tanh(x); }
-inline double act_sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+inline double act_sigmoid(double x) { return exact_sigmoid(x); }
 
 }  // namespace rnnas::nn

@@ -10,11 +10,6 @@ namespace rnnas::nn {
 namespace {
 
 template <class S>
-S sigmoid(S x) {
-  return S(1) / (S(1) + std::exp(-x));
-}
-
-template <class S>
 Param<S> scalar_param(const std::string& name, double v) {
   Mat<S> m(1, 1);
   m(0, 0) = static_cast<S>(v);
@@ -416,21 +411,21 @@ class FastRnnLayer final : public RecurrentLayer<S> {
     sb_.setZero(H_, 1);
   }
   void step_forward(int t, int B, const CRef<S>& ax, const CRef<S>& rh, const CRef<S>& hprev, MRef<S> h) override {
-    const S al = sigmoid(alpha_.value(0, 0)), be = sigmoid(beta_.value(0, 0));
+    const S al = exact_sigmoid(alpha_.value(0, 0)), be = exact_sigmoid(beta_.value(0, 0));
     const long c0 = static_cast<long>(t) * B;
     for (int b = 0; b < B; ++b)
       fastrnn_forward_kernel(H_, al, be, col(ax, b), col(rh, b), col(hprev, b), ht_.data() + (c0 + b) * H_, col(h, b));
   }
   void step_backward(int t, int B, const CRef<S>& hprev, const CRef<S>&, const CRef<S>& dh, MRef<S> dhprev,
                      MRef<S> da, MRef<S>) override {
-    const S al = sigmoid(alpha_.value(0, 0)), be = sigmoid(beta_.value(0, 0));
+    const S al = exact_sigmoid(alpha_.value(0, 0)), be = exact_sigmoid(beta_.value(0, 0));
     const long c0 = static_cast<long>(t) * B;
     for (int b = 0; b < B; ++b)
       fastrnn_backward_kernel(H_, al, be, ht_.data() + (c0 + b) * H_, col(hprev, b), col(dh, b), col(da, b),
                               col(dhprev, b), sa_.data(), sb_.data());
   }
   void cell_finish_backward() override {
-    const S al = sigmoid(alpha_.value(0, 0)), be = sigmoid(beta_.value(0, 0));
+    const S al = exact_sigmoid(alpha_.value(0, 0)), be = exact_sigmoid(beta_.value(0, 0));
     alpha_.grad(0, 0) += al * (S(1) - al) * sa_.sum();
     beta_.grad(0, 0) += be * (S(1) - be) * sb_.sum();
   }
@@ -504,7 +499,7 @@ class FastGrnnLayer final : public RecurrentLayer<S> {
   void cell_alloc(long cols) override { zc_.resize(2 * H_, cols); }
   void cell_begin_backward() override { sums_.setZero(H_, 4); }  // dbz, dbh, zeta and nu per unit
   void step_forward(int t, int B, const CRef<S>& ax, const CRef<S>& rh, const CRef<S>& hprev, MRef<S> h) override {
-    const S zeta = sigmoid(zeta_.value(0, 0)), nu = sigmoid(nu_.value(0, 0));
+    const S zeta = exact_sigmoid(zeta_.value(0, 0)), nu = exact_sigmoid(nu_.value(0, 0));
     const long c0 = static_cast<long>(t) * B;
     for (int b = 0; b < B; ++b) {
       S* zc = zc_.data() + (c0 + b) * 2 * H_;
@@ -514,7 +509,7 @@ class FastGrnnLayer final : public RecurrentLayer<S> {
   }
   void step_backward(int t, int B, const CRef<S>& hprev, const CRef<S>&, const CRef<S>& dh, MRef<S> dhprev,
                      MRef<S> da, MRef<S>) override {
-    const S zeta = sigmoid(zeta_.value(0, 0)), nu = sigmoid(nu_.value(0, 0));
+    const S zeta = exact_sigmoid(zeta_.value(0, 0)), nu = exact_sigmoid(nu_.value(0, 0));
     const long c0 = static_cast<long>(t) * B;
     for (int b = 0; b < B; ++b) {
       const S* zc = zc_.data() + (c0 + b) * 2 * H_;
@@ -523,7 +518,7 @@ class FastGrnnLayer final : public RecurrentLayer<S> {
     }
   }
   void cell_finish_backward() override {
-    const S zeta = sigmoid(zeta_.value(0, 0)), nu = sigmoid(nu_.value(0, 0));
+    const S zeta = exact_sigmoid(zeta_.value(0, 0)), nu = exact_sigmoid(nu_.value(0, 0));
     bz_.grad += sums_.col(0);
     bh_.grad += sums_.col(1);
     zeta_.grad(0, 0) += zeta * (S(1) - zeta) * sums_.col(2).sum();

@@ -33,29 +33,25 @@ void Linear<S>::init(Rng& rng, double bound) {
   }
 }
 
-// y (+)= W x for one step's columns: the small-product kernel for small float weights, Eigen otherwise
-// (and always for double, the gradient check).
 // Weight matrices up to this many entries (16 KB of float, well inside L1) use the register-tiled
-// kernel; larger ones Eigen's cache-blocked GEMM. Measured with bench/engine_bench (docs/engine.md).
+// kernel; larger ones, and double (the gradient check), Eigen's cache-blocked GEMM. Measured with
+// bench/engine_bench (docs/engine.md).
 constexpr long kSmallGemmMaxWeights = 4096;
 
+// y (+)= W x for one step's columns.
 template <class S>
 void mul(const Mat<S>& w, const CRef<S>& x, MRef<S> y, bool accumulate) {
   if constexpr (std::is_same_v<S, float>) {
-    if (w.size() > kSmallGemmMaxWeights) {
-      if (accumulate)
-        y.noalias() += w * x;
-      else
-        y.noalias() = w * x;
+    if (w.size() <= kSmallGemmMaxWeights) {
+      small_gemm(static_cast<int>(w.rows()), static_cast<int>(x.cols()), static_cast<int>(w.cols()), w.data(),
+                 w.outerStride(), x.data(), x.outerStride(), y.data(), y.outerStride(), accumulate);
       return;
     }
-    small_gemm(static_cast<int>(w.rows()), static_cast<int>(x.cols()), static_cast<int>(w.cols()), w.data(),
-               w.outerStride(), x.data(), x.outerStride(), y.data(), y.outerStride(), accumulate);
-  } else if (accumulate) {
-    y.noalias() += w * x;
-  } else {
-    y.noalias() = w * x;
   }
+  if (accumulate)
+    y.noalias() += w * x;
+  else
+    y.noalias() = w * x;
 }
 
 template <class S>

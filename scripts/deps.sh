@@ -9,6 +9,8 @@ packages=(
   build-essential cmake pkg-config
   libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev
+  libkissfft-dev libsndfile1-dev libsamplerate0-dev libzip-dev zlib1g-dev nettle-dev
+  dataset-fashion-mnist clang
 )
 if [[ "${1:-}" != "--no-torch" ]]; then
   # libtorch is only the benchmark peer and a test oracle. OpenBLAS gives it a real BLAS (Debian's

@@ -28,6 +28,7 @@ struct Split {
   std::vector<Sequence> x;
   std::vector<int> label;  // classification: one class index per sequence
   std::vector<float> y;    // regression: num_outputs targets per sequence, row-major
+  std::vector<std::string> group;  // optional: who/what each sequence came from (subject, speaker, unit)
   size_t size() const { return x.size(); }
   bool empty() const { return x.empty(); }
   // Appends sequence i of `other` (with its label or targets).
@@ -44,6 +45,9 @@ struct Dataset {
   std::vector<std::string> feature_names;
   std::vector<std::string> output_names;
   Split train, val, test;
+  std::string group_kind;  // what Split::group names ("volunteer", "speaker", "unit"), empty if none
+  std::string split_info;  // how the parts were made: protocol, seed, groups per part
+  std::string score;       // extra metric of the community protocol ("phm08" for C-MAPSS), or empty
 
   // Width of the network output: classes for classification, outputs for regression.
   int output_dim() const { return task == TaskKind::classification ? num_classes : num_outputs; }
@@ -73,10 +77,28 @@ struct TargetScaler {
   bool empty() const { return mean.empty(); }
 };
 
-// Randomly splits `all` into train/val/test by the given fractions (seeded); used when a source
-// does not say which sequence belongs where.
+// ---- Splits ----
+// Which part each of n items goes to: 0 train, 1 val, 2 test (seeded, deterministic).
+//  - `groups` non-empty (one per item): whole groups move together, so no subject, speaker or unit is on
+//    two sides; groups are taken in seeded random order and each goes to the part furthest below its
+//    share of sequences. Needs at least one group per non-empty part.
+//  - else `strata` non-empty (class per item): stratified, each class split by the fractions.
+//  - else plain seeded shuffle.
+std::vector<int> assign_parts(size_t n, const std::vector<int>& strata, const std::vector<std::string>& groups,
+                              double val, double test, uint64_t seed);
+// Appends every item of `all` to the part `parts[i]` names (0 train, 1 val, 2 test).
+void distribute(Split&& all, const std::vector<int>& parts, int num_outputs, Dataset& out);
+// One line per part: sequences and the groups in it (for split_info).
+std::string describe_groups(const Dataset& ds);
+// Splits `all` into train/val/test by the fractions: by group when all.group is filled, else stratified
+// by class (classification) or shuffled (regression); records split_info.
 void random_split(Split&& all, double val_fraction, double test_fraction, uint64_t seed, int num_outputs,
                   Dataset& out);
+// Moves a validation part out of ds.train (by group when ds.train.group is filled, else stratified),
+// leaving test untouched; for protocols with a fixed test split.
+// by_group = false: stratified by class even when groups are known (for protocols whose test part shares
+// groups with train, such as FSDD's index split, validation should mirror test).
+void carve_validation(Dataset& ds, double val_fraction, uint64_t seed, bool by_group = true);
 
 // ---- Synthetic tasks (seeded, deterministic) ----
 struct AddingOptions {
@@ -113,6 +135,9 @@ struct CsvTable {
   int column(std::string_view name) const;        // index by header name, or -1
 };
 CsvTable read_csv(const std::string& path, const std::vector<std::string>& text_columns = {});
+// The same from text in memory; `path` names it in errors.
+CsvTable parse_csv(std::string_view content, const std::string& path,
+                   const std::vector<std::string>& text_columns = {});
 // The first non-blank row's fields (the header, when the file has one).
 std::vector<std::string> read_csv_header(const std::string& path);
 
@@ -125,6 +150,9 @@ struct CsvWindowOptions {
   std::string group;                 // optional: windows never cross a change of this column
   std::vector<std::string> drop;     // columns that are neither features nor targets
   std::string labeling = "majority"; // window label: majority | last | pure (drop mixed windows)
+  // auto: by group when `group` is set, else time. group: whole groups per part. time: chronological
+  // blocks of rows (no row in two parts). random: windows shuffled (overlapping windows leak; opt-in).
+  std::string split = "auto";
   double val = 0.15, test = 0.15;
   uint64_t seed = 1;
 };
@@ -142,12 +170,209 @@ struct CsvSequenceOptions {
 //  - a directory with one sub-directory per class, each holding *.csv sequences.
 Dataset load_csv_sequences(const CsvSequenceOptions& o);
 
+// ---- Synthetic tasks for fast tests and demos (each with a difficulty knob) ----
+struct MemoryOptions {
+  int symbols = 8;  // classes
+  int delay = 40;   // difficulty: steps between the cue and the recall signal
+  double noise = 0.0;
+  int train = 4000, val = 500, test = 500;
+  uint64_t seed = 1;
+};
+// Copy/memory task: one symbol (one-hot) at step 0, `delay` blank (optionally noisy) steps, then a recall
+// flag; the class is the symbol. Features: symbols + 1 (recall flag). Classification.
+Dataset make_memory(const MemoryOptions& o);
+
+struct ChirpOptions {
+  int steps = 100;
+  double noise = 0.3;  // difficulty: noise standard deviation against unit amplitude
+  int train = 4000, val = 500, test = 500;
+  uint64_t seed = 1;
+};
+// Linear chirps x(t) = sin(2 pi (f0 t + k t^2 / 2) + phase) + noise; regression of (f0, k) in cycles per
+// step (x 100). Two outputs.
+Dataset make_chirp(const ChirpOptions& o);
+
+struct MotionOptions {
+  int subjects = 20;       // groups: each subject has their own cadence, gait and sensor orientation
+  int per_subject = 150;   // windows per subject
+  int steps = 128;         // 2.56 s at 50 Hz
+  double difficulty = 0.5; // 0 easy .. 1 hard: noise, subject variation and overlap of the activities
+  uint64_t seed = 1;
+};
+// HAR-like 6-axis motion (accelerometer in g + gyroscope in rad/s at 50 Hz) for six activities (walking,
+// upstairs, downstairs, sitting, standing, lying); split by subject (20% test, 15% val). Classification.
+Dataset make_motion(const MotionOptions& o);
+
+// ---- Standard formats ----
+// An n-dimensional NumPy array (.npy format v1-3), converted to double. Supports little/big-endian
+// bool, int8-64, uint8-64, float16/32/64; C or Fortran order.
+struct NpyArray {
+  std::vector<long> shape;
+  std::vector<double> data;  // C order
+  char kind = 'f';           // numpy kind: 'b' bool, 'i' signed, 'u' unsigned, 'f' float
+};
+NpyArray parse_npy(std::string_view bytes, const std::string& name);
+NpyArray read_npy(const std::string& path);
+// Every array of an .npz archive (stored or deflated), keyed by name without ".npy".
+std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path);
+
+struct ArrayDataOptions {
+  std::string path;    // .npy of X, or .npz
+  std::string labels;  // .npy of y (with a .npy X)
+  std::string groups;  // optional .npy of one group id per sequence
+  std::string lengths; // optional .npy of one length per sequence (unequal lengths, zero padded)
+  std::string task = "auto";  // auto (integer y -> classification) | classification | regression
+  double val = 0.15, test = 0.15;
+  uint64_t seed = 1;
+};
+// X [N, T, F] (or [N, T] as F = 1) with y [N] (labels or targets) or [N, O] (targets). An .npz holds
+// x/X and y/Y (and optionally groups, lengths), or x_train/y_train and x_test/y_test (and x_val/y_val).
+Dataset load_arrays(const ArrayDataOptions& o);
+
+// UCR/UEA .ts: header (@problemName, @timeStamps, @missing, @univariate, @dimensions, @equalLength,
+// @seriesLength, @classLabel true <labels> | false, @targetLabel true) then @data, one case per line:
+// dimensions separated by ':', values by ',', the class label or target last.
+struct TsCase {
+  std::vector<std::vector<double>> dims;  // [dimension][time]; missing values are NaN
+  std::string label;                      // class label or target text
+};
+struct TsFile {
+  std::string name;
+  std::string problem;
+  bool class_label = false, target_label = false;
+  std::vector<std::string> labels;  // from @classLabel
+  int dimensions = 0;
+  std::vector<TsCase> cases;
+};
+TsFile parse_ts(std::string_view text, const std::string& name);
+struct TsOptions {
+  std::string train, test;  // test optional: without it the file is split
+  std::string missing = "interpolate";  // interpolate | zero | error
+  double val = 0.15, test_fraction = 0.15;
+  uint64_t seed = 1;
+};
+Dataset load_ts(const TsOptions& o);
+
+// IDX (MNIST family), optionally gzip-compressed: u8/i8/i16/i32/f32/f64 arrays, big-endian.
+struct IdxArray {
+  std::vector<long> shape;
+  std::vector<double> data;
+};
+IdxArray parse_idx(std::string_view bytes, const std::string& name);
+IdxArray read_idx(const std::string& path);  // reads .gz transparently
+struct IdxOptions {
+  std::string train_images, train_labels, test_images, test_labels;  // test files optional
+  double scale = 1.0 / 255.0;  // multiplies every pixel
+  long limit = 0;              // > 0: first `limit` training and test images only (quick runs)
+  double val = 0.1, test_fraction = 0.15;
+  uint64_t seed = 1;
+};
+// Images [N, rows, cols] read row by row: a sequence of `rows` steps with `cols` features.
+Dataset load_idx(const IdxOptions& o);
+
+// ---- Audio ----
+// Mono 16-bit PCM at a given rate.
+struct Audio {
+  int sample_rate = 0;
+  std::vector<int16_t> pcm;
+};
+// Decodes a WAV file's bytes (PCM 8/16/24/32-bit, float, u-law, a-law; several channels are averaged).
+// Rejects other containers and compressed encodings with a clear error.
+Audio decode_wav(std::string_view bytes, const std::string& name);
+Audio read_wav(const std::string& path);
+// Band-limited resampling (libsamplerate, sinc).
+Audio resample(const Audio& in, int rate);
+
+struct FrontEndOptions {
+  int rate = 16000;      // Hz; recordings are resampled to it
+  double win_ms = 40;    // frame length
+  double hop_ms = 20;    // frame step
+  int mels = 40;
+  int mfcc = 10;         // 0: log-mel energies
+  double low_hz = 20, high_hz = 0;  // 0: rate / 2
+  int fft = 0;           // 0: smallest power of two >= window
+};
+// Features of one recording via the C runtime's front end (runtime/rnnas_frontend.h), [frames x features].
+// Throws if the recording is shorter than one window.
+class FrontEnd {
+ public:
+  explicit FrontEnd(const FrontEndOptions& o);
+  Sequence compute(const Audio& audio) const;  // resampled to the front end's rate if needed
+  int num_features() const;
+  int window() const;
+  int hop() const;
+  const FrontEndOptions& options() const { return o_; }
+  std::string describe() const;
+
+ private:
+  FrontEndOptions o_;
+  int window_ = 0, hop_ = 0, fft_ = 0;
+};
+
+struct WavFolderOptions {
+  std::string path;
+  std::string labels = "auto";  // auto | folders ({label}/x.wav) | names ({label}_{speaker}_{n}.wav)
+  FrontEndOptions fe;
+  double seconds = 0;           // > 0: pad with silence / cut every clip to this length
+  double max_seconds = 0;       // > 0: cut longer clips to this length (keeps variable lengths)
+  double val = 0.15, test = 0.15;
+  uint64_t seed = 1;
+};
+// Speakers are groups: with labels in names the speaker is the second field; in folders it is the part
+// of the file name before "_nohash_" (Speech Commands) or the whole stem.
+Dataset load_wav_folder(const WavFolderOptions& o);
+
+// ---- Presets: real datasets with their community's protocol (docs/datasets.md) ----
+struct UciHarOptions {
+  std::string path;       // HAPT folder with RawData/
+  int classes = 6;        // 6 activities, or 12 with the postural transitions
+  std::string channels = "ucihar9";  // ucihar9: body acc, gyro, total acc | raw6: total acc, gyro
+  int window = 128, stride = 64;
+  double val = 0.2;       // fraction of the 21 training volunteers held out for validation
+  uint64_t seed = 1;
+};
+Dataset load_uci_har(const UciHarOptions& o);
+
+struct CmapssOptions {
+  std::string path;       // folder with train_FD00x.txt, test_FD00x.txt, RUL_FD00x.txt
+  int fd = 1;
+  int window = 30, stride = 1;
+  double cap = 125;       // piecewise-linear RUL cap
+  double val = 0.2;       // fraction of training units held out for validation
+  uint64_t seed = 1;
+};
+Dataset load_cmapss(const CmapssOptions& o);
+
+struct FsddOptions {
+  std::string path;
+  std::string split = "index";  // index: recordings 0-4 of each speaker/digit are test (customary);
+                                // speaker: hold out `test_speakers`
+  std::vector<std::string> test_speakers = {"theo"};
+  FrontEndOptions fe;
+  double max_seconds = 1.0;
+  double val = 0.1;
+  uint64_t seed = 1;
+};
+Dataset load_fsdd(const FsddOptions& o);
+
+struct SpeechCommandsOptions {
+  std::string path;
+  std::vector<std::string> words;  // empty: every word folder; else these, the rest `_unknown_` if unknown
+  bool unknown = false;
+  FrontEndOptions fe;
+  double val = 10, test = 10;      // percentages of the speaker-hash split of the dataset's README
+  uint64_t seed = 1;               // unused by the hash split; kept for the report
+};
+Dataset load_speech_commands(const SpeechCommandsOptions& o);
+
 // ---- Data specs (the --data syntax) ----
 //   adding:T=50,n=8000,seed=1[,minT=20]          sine:classes=4,T=64,noise=0.3,n=2000,seed=1
 //   csv:<manifest.csv | directory>[,val=0.15,test=0.15,seed=1]
 //   csv:<recording.csv>,window=128,stride=64,label=<col> | target=<col>[;<col>...][,group=<col>]
 //        [,drop=<col>;<col>][,labeling=majority|last|pure]
-// Throws rnnas::Error for unknown kinds or keys.
+// Throws rnnas::Error for unknown kinds or keys. The full list of kinds and keys: docs/datasets.md.
 Dataset load_dataset(std::string_view spec);
+// Multi-line description for `rnnas data inspect`: shapes, lengths, class balance, split sizes, groups.
+std::string inspect(const Dataset& ds);
 
 }  // namespace rnnas

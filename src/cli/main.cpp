@@ -129,15 +129,23 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"train", "val", "test", "all"}));
 
   std::string data_spec;
-  auto* data = app.add_subcommand("data", "Load a dataset and print its parts, lengths and classes");
-  data->add_option("--data", data_spec, "Dataset spec")->required();
+  auto* data = app.add_subcommand("data", "Load a dataset and describe it");
+  data->add_option("--data", data_spec, "Dataset spec (short summary)");
+  auto* inspect = data->add_subcommand("inspect", "Shapes, lengths, class balance, split sizes and groups");
+  inspect->add_option("spec", data_spec, "Dataset spec, e.g. 'uci-har:../shared/data/hapt'")->required();
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (app.got_subcommand("train")) return run_train(train_args);
     if (app.got_subcommand("eval")) return run_eval(model_path, eval_data, eval_part);
     if (app.got_subcommand("data")) {
-      fmt::print("{}", rnnas::load_dataset(data_spec).summary());
+      if (data_spec.empty()) throw rnnas::Error("data: give a spec, as in 'rnnas data inspect adding:T=50'");
+      const double t0 = rnnas::now_seconds();
+      const rnnas::Dataset ds = rnnas::load_dataset(data_spec);
+      if (data->got_subcommand("inspect"))
+        fmt::print("{}loaded in {:.2f}s\n", rnnas::inspect(ds), rnnas::now_seconds() - t0);
+      else
+        fmt::print("{}", ds.summary());
       return 0;
     }
   } catch (const rnnas::Error& e) {

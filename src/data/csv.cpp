@@ -13,22 +13,15 @@
 #include <set>
 #include <sstream>
 
+#include "internal.h"
 #include "rnnas/core.h"
 #include "rnnas/data.h"
 
 namespace rnnas {
 namespace fs = std::filesystem;
+using detail::class_index;
+using detail::sorted_class_names;
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) throw Error(fmt::format("{}: is a directory, expected a CSV file", path));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("{}: cannot open file", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Splits one line into fields; handles double-quoted fields with "" escapes. Throws on an unclosed quote.
 std::vector<std::string> split_fields(std::string_view line, const std::string& path, int line_no) {
@@ -77,24 +70,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Class names sorted numerically when all are integers, else lexicographically.
-std::vector<std::string> sorted_class_names(const std::set<std::string>& names) {
-  std::vector<std::string> v(names.begin(), names.end());
-  long long a, b;
-  const bool numeric = std::all_of(v.begin(), v.end(), [&](const std::string& s) { return parse_int(s, a); });
-  if (numeric)
-    std::sort(v.begin(), v.end(), [&](const std::string& x, const std::string& y) {
-      parse_int(x, a);
-      parse_int(y, b);
-      return a < b;
-    });
-  return v;
-}
-
-int class_index(const std::vector<std::string>& names, const std::string& name) {
-  return static_cast<int>(std::find(names.begin(), names.end(), name) - names.begin());
-}
-
 }  // namespace
 
 int CsvTable::column(std::string_view name) const {
@@ -120,7 +95,10 @@ std::vector<std::string> read_csv_header(const std::string& path) {
 }
 
 CsvTable read_csv(const std::string& path, const std::vector<std::string>& text_columns) {
-  const std::string content = read_file(path);
+  return parse_csv(detail::read_file(path, "CSV file"), path, text_columns);
+}
+
+CsvTable parse_csv(std::string_view content, const std::string& path, const std::vector<std::string>& text_columns) {
   CsvTable t;
   t.path = path;
   std::vector<int> text_index;  // per column: index into text_columns, or -1
@@ -245,6 +223,7 @@ Dataset load_csv_windows(const CsvWindowOptions& o) {
     for (size_t r = 0; r < t.rows.size(); ++r) row_class[r] = class_index(ds.class_names, t.text[r][0]);
 
   Split all;
+  std::vector<size_t> starts;  // first row of each window
   const size_t group_field = classification ? 1 : 0;
   size_t seg_start = 0;
   for (size_t r = 1; r <= t.rows.size(); ++r) {
@@ -269,6 +248,8 @@ Dataset load_csv_windows(const CsvWindowOptions& o) {
       for (int k = 0; k < o.window; ++k)
         for (int f = 0; f < ds.num_features; ++f) seq(k, f) = static_cast<float>(t.rows[s + k][feature_cols[f]]);
       all.x.push_back(std::move(seq));
+      starts.push_back(s);
+      if (!o.group.empty()) all.group.push_back(t.text[s][group_field]);
       if (classification)
         all.label.push_back(label);
       else
@@ -279,7 +260,43 @@ Dataset load_csv_windows(const CsvWindowOptions& o) {
   if (all.empty())
     throw Error(fmt::format("{}: no complete window of {} rows (the recording{} too short)", o.path, o.window,
                             o.group.empty() ? " is" : "'s groups are"));
-  random_split(std::move(all), o.val, o.test, o.seed, O, ds);
+  const std::string how = o.split != "auto" ? o.split : (o.group.empty() ? "time" : "group");
+  if (how == "group") {
+    if (o.group.empty()) throw Error(fmt::format("{}: split=group needs group=<column>", o.path));
+    ds.group_kind = o.group;
+    random_split(std::move(all), o.val, o.test, o.seed, O, ds);
+  } else if (how == "random") {
+    all.group.clear();
+    random_split(std::move(all), o.val, o.test, o.seed, O, ds);
+    ds.split_info += "; overlapping windows may share rows across parts";
+  } else if (how == "time") {
+    // Chronological blocks: the first rows train, the next validate, the last test. A window belongs to
+    // the block holding all its rows; windows across a block boundary are dropped, so no row is shared.
+    detail::check_fractions(o.val, o.test, o.path);
+    const auto rows = static_cast<double>(t.rows.size());
+    const auto end_train = static_cast<size_t>(std::round(rows * (1 - o.val - o.test)));
+    const auto end_val = static_cast<size_t>(std::round(rows * (1 - o.test)));
+    Split kept;
+    std::vector<int> kept_parts;
+    for (size_t i = 0; i < all.size(); ++i) {
+      const size_t a = starts[i], b = starts[i] + o.window;  // rows [a, b)
+      int p = -1;
+      if (b <= end_train) p = 0;
+      else if (a >= end_train && b <= end_val) p = 1;
+      else if (a >= end_val) p = 2;
+      if (p < 0) continue;
+      kept.append_from(all, i, O);
+      kept_parts.push_back(p);
+    }
+    distribute(std::move(kept), kept_parts, O, ds);
+    ds.split_info = fmt::format("chronological blocks of rows 1-{} train, {}-{} val, {}-{} test (windows across "
+                                "a boundary dropped)", end_train, end_train + 1, end_val, end_val + 1, t.rows.size());
+    if (ds.train.empty())
+      throw Error(fmt::format("{}: no window fits in the training block of {} rows (window={})", o.path,
+                              end_train, o.window));
+  } else {
+    throw Error(fmt::format("{}: split='{}', expected auto, group, time or random", o.path, o.split));
+  }
   ds.validate();
   return ds;
 }

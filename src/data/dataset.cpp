@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <set>
 
 #include "rnnas/core.h"
 #include "rnnas/data.h"
@@ -41,6 +42,7 @@ std::string_view to_string(TaskKind k) { return k == TaskKind::classification ? 
 void Split::append_from(const Split& other, size_t i, int num_outputs) {
   x.push_back(other.x[i]);
   if (!other.label.empty()) label.push_back(other.label[i]);
+  if (!other.group.empty()) group.push_back(other.group[i]);
   if (!other.y.empty())
     y.insert(y.end(), other.y.begin() + static_cast<long>(i) * num_outputs,
              other.y.begin() + static_cast<long>(i + 1) * num_outputs);
@@ -74,6 +76,13 @@ void Dataset::validate() const {
       throw Error(fmt::format("dataset '{}': {} has {} targets for {} sequences x {} outputs", name, pname,
                               part->y.size(), part->size(), num_outputs));
     }
+    if (!part->group.empty() && part->group.size() != part->size())
+      throw Error(fmt::format("dataset '{}': {} has {} group ids for {} sequences", name, pname,
+                              part->group.size(), part->size()));
+    if (task == TaskKind::regression) {
+      for (float v : part->y)
+        if (!std::isfinite(v)) throw Error(fmt::format("dataset '{}': {} holds a non-finite target", name, pname));
+    }
   }
 }
 
@@ -91,6 +100,7 @@ std::string Dataset::summary() const {
   s += describe_part(*this, train, "train");
   s += describe_part(*this, val, "val");
   s += describe_part(*this, test, "test");
+  if (!split_info.empty()) s += "  split: " + split_info + "\n";
   return s;
 }
 
@@ -153,22 +163,87 @@ void TargetScaler::apply(Split& part) const {
   for (size_t i = 0; i < part.y.size(); ++i) part.y[i] = (part.y[i] - mean[i % O]) / scale[i % O];
 }
 
-void random_split(Split&& all, double val_fraction, double test_fraction, uint64_t seed, int num_outputs,
-                  Dataset& out) {
-  if (val_fraction < 0 || test_fraction < 0 || val_fraction + test_fraction >= 1.0)
-    throw Error(fmt::format("split fractions val={} test={} must be >= 0 and sum below 1", val_fraction,
-                            test_fraction));
-  std::vector<size_t> order(all.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  Rng rng(seed);
-  rng.shuffle(order);
-  const auto n = static_cast<double>(order.size());
-  const auto n_test = static_cast<size_t>(std::round(n * test_fraction));
-  const auto n_val = static_cast<size_t>(std::round(n * val_fraction));
-  for (size_t k = 0; k < order.size(); ++k) {
-    Split& dst = k < n_test ? out.test : (k < n_test + n_val ? out.val : out.train);
-    dst.append_from(all, order[k], num_outputs);
+}  // namespace rnnas
+
+namespace rnnas {
+
+std::string inspect(const Dataset& ds) {
+  std::string s = fmt::format("dataset   {}\ntask      {}\nfeatures  {}", ds.name, to_string(ds.task), ds.num_features);
+  if (!ds.feature_names.empty()) {
+    std::string names;
+    for (size_t f = 0; f < ds.feature_names.size() && f < 16; ++f) names += (f ? ", " : "") + ds.feature_names[f];
+    if (ds.feature_names.size() > 16) names += ", ...";
+    s += " (" + names + ")";
   }
+  s += "\n";
+  if (ds.task == TaskKind::classification)
+    s += fmt::format("classes   {}\n", ds.num_classes);
+  else
+    s += fmt::format("outputs   {}\n", ds.num_outputs);
+  if (!ds.score.empty()) s += fmt::format("score     {} (besides the usual metrics)\n", ds.score);
+  const std::pair<const Split*, const char*> parts[] = {{&ds.train, "train"}, {&ds.val, "val"}, {&ds.test, "test"}};
+  s += fmt::format("\n{:<6}{:>9}  {:>7} {:>7} {:>7}  {:>7}  {}\n", "part", "sequences", "T min", "T med", "T max",
+                   ds.group_kind.empty() ? "groups" : ds.group_kind + "s", "shape");
+  size_t total = 0;
+  for (const auto& [p, name] : parts) total += p->size();
+  for (const auto& [p, name] : parts) {
+    if (p->empty()) {
+      s += fmt::format("{:<6}{:>9}\n", name, 0);
+      continue;
+    }
+    std::vector<long> len;
+    for (const auto& x : p->x) len.push_back(x.rows());
+    std::sort(len.begin(), len.end());
+    std::set<std::string> groups(p->group.begin(), p->group.end());
+    const std::string shape = len.front() == len.back() ? fmt::format("[{}, {}, {}]", p->size(), len.front(), ds.num_features)
+                                                        : fmt::format("[{}, <= {}, {}]", p->size(), len.back(), ds.num_features);
+    s += fmt::format("{:<6}{:>9}  {:>7} {:>7} {:>7}  {:>7}  {}  ({:.1f}%)\n", name, p->size(), len.front(),
+                     len[len.size() / 2], len.back(), groups.empty() ? std::string("-") : std::to_string(groups.size()),
+                     shape, 100.0 * static_cast<double>(p->size()) / static_cast<double>(total));
+  }
+  if (ds.task == TaskKind::classification) {
+    s += "\nclass balance (sequences per part, and % of the part)\n";
+    for (int k = 0; k < ds.num_classes; ++k) {
+      const std::string cname = k < static_cast<int>(ds.class_names.size()) ? ds.class_names[k] : std::to_string(k);
+      s += fmt::format("  {:>3} {:<20}", k, cname.substr(0, 20));
+      for (const auto& [p, name] : parts) {
+        const auto c = std::count(p->label.begin(), p->label.end(), k);
+        s += fmt::format("  {} {:>5} ({:>4.1f}%)", name, c,
+                         p->empty() ? 0.0 : 100.0 * static_cast<double>(c) / static_cast<double>(p->size()));
+      }
+      s += "\n";
+    }
+  } else {
+    s += "\ntargets (min / mean / max per part)\n";
+    for (int o = 0; o < ds.num_outputs; ++o) {
+      s += fmt::format("  {:<12}", o < static_cast<int>(ds.output_names.size()) ? ds.output_names[o] : std::to_string(o));
+      for (const auto& [p, name] : parts) {
+        if (p->empty()) continue;
+        double lo = 1e300, hi = -1e300, sum = 0;
+        for (size_t i = 0; i < p->size(); ++i) {
+          const double v = p->y[i * ds.num_outputs + o];
+          lo = std::min(lo, v), hi = std::max(hi, v), sum += v;
+        }
+        s += fmt::format("  {} {:.4g} / {:.4g} / {:.4g}", name, lo, sum / static_cast<double>(p->size()), hi);
+      }
+      s += "\n";
+    }
+  }
+  // Leak check: a group on two sides.
+  if (!ds.group_kind.empty()) {
+    std::set<std::string> seen[3];
+    for (int k = 0; k < 3; ++k) seen[k].insert(parts[k].first->group.begin(), parts[k].first->group.end());
+    std::set<std::string> shared;
+    for (const auto& g : seen[0])
+      if (seen[1].count(g) || seen[2].count(g)) shared.insert(g);
+    for (const auto& g : seen[1])
+      if (seen[2].count(g)) shared.insert(g);
+    s += shared.empty() ? fmt::format("\nno {} is in two parts\n", ds.group_kind)
+                        : fmt::format("\n{} {}s are in more than one part (as the protocol of this dataset has it)\n",
+                                      shared.size(), ds.group_kind);
+  }
+  if (!ds.split_info.empty()) s += "split     " + ds.split_info + "\n";
+  return s;
 }
 
 }  // namespace rnnas

@@ -147,7 +147,8 @@ TEST_F(CsvTest, SequencesFromAManifestAndFromClassDirectories) {
 TEST_F(CsvTest, DataSpecsRejectUnknownKeysAndKinds) {
   EXPECT_EQ(error_of([] { load_dataset("adding:T=50,lenght=3"); }), "data 'adding:T=50,lenght=3': unknown option 'lenght'");
   EXPECT_EQ(error_of([] { load_dataset("mnist:x=1"); }),
-            "data 'mnist:x=1': unknown kind 'mnist' (expected adding, sine or csv)");
+            "data 'mnist:x=1': unknown kind 'mnist' (expected adding, sine, memory, chirp, motion, csv, npy, npz, ts, "
+            "idx, wav, uci-har, cmapss, fsdd, speech-commands or fashion-mnist)");
   EXPECT_EQ(error_of([] { load_dataset("sine:T=abc"); }), "data 'sine:T=abc': T='abc' is not an integer");
   EXPECT_EQ(error_of([] { load_dataset("csv:"); }), "data 'csv:': csv needs a path, as in csv:data/run1.csv");
 }

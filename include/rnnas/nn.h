@@ -132,12 +132,17 @@ struct Metrics {
   double loss = 0;
   double accuracy = 0, macro_f1 = 0;  // classification
   double rmse = 0, mae = 0;           // regression, in the targets' original units
+  std::string score_name;             // a protocol's extra score ("phm08"), empty if none
+  double score = 0;
   // The number a search minimises: 1 - accuracy, or RMSE.
   double error() const { return task == TaskKind::classification ? 1.0 - accuracy : rmse; }
   std::string to_string() const;
 };
 Metrics classification_metrics(const std::vector<int>& truth, const std::vector<int>& pred, int num_classes);
 Metrics regression_metrics(const std::vector<float>& truth, const std::vector<float>& pred);
+// PHM08 challenge score of remaining-useful-life predictions (Saxena et al. 2008): sum over units of
+// exp(-d/13) - 1 for early (d < 0) and exp(d/10) - 1 for late predictions, d = predicted - true.
+double phm08_score(const std::vector<float>& truth, const std::vector<float>& pred);
 
 // ---- Optimisation ----
 enum class OptimizerKind { adam, adamw };
@@ -190,6 +195,7 @@ struct Model {
   LossOptions loss;
   Network<float> net;
   std::map<std::string, double> info;  // free-form figures stored with the model (e.g. test_accuracy)
+  std::string score;                   // the dataset's extra score ("phm08"), computed by evaluate
 
   // Metrics on a raw (unnormalised) part of a dataset with the same features.
   Metrics evaluate(const Split& raw, int batch_size = 256);

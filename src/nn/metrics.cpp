@@ -51,10 +51,20 @@ Metrics regression_metrics(const std::vector<float>& truth, const std::vector<fl
   return m;
 }
 
+double phm08_score(const std::vector<float>& truth, const std::vector<float>& pred) {
+  double s = 0;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    const double d = static_cast<double>(pred[i]) - truth[i];
+    s += d < 0 ? std::exp(-d / 13.0) - 1.0 : std::exp(d / 10.0) - 1.0;
+  }
+  return s;
+}
+
 std::string Metrics::to_string() const {
   if (task == TaskKind::classification)
     return fmt::format("loss {:.4f}  acc {:.4f}  macro_f1 {:.4f}", loss, accuracy, macro_f1);
-  return fmt::format("loss {:.4g}  rmse {:.4g}  mae {:.4g}", loss, rmse, mae);
+  return fmt::format("loss {:.4g}  rmse {:.4g}  mae {:.4g}{}", loss, rmse, mae,
+                     score_name.empty() ? std::string() : fmt::format("  {} {:.4g}", score_name, score));
 }
 
 }  // namespace rnnas::nn

@@ -49,6 +49,7 @@ void Model::save(const std::string& path) const {
                {"huber_delta", loss.huber_delta},
                {"class_weights", loss.class_weights}};
   j["info"] = info;
+  if (!score.empty()) j["score"] = score;
   json params = json::array();
   for (const auto* p : net.params()) {
     std::vector<float> data;
@@ -109,6 +110,10 @@ Model Model::load(const std::string& path) {
   m.loss.huber_delta = get<double>(lj, "huber_delta", path);
   m.loss.class_weights = get<std::vector<double>>(lj, "class_weights", path);
   m.info = get<std::map<std::string, double>>(j, "info", path);
+  if (j.contains("score")) {
+    m.score = get<std::string>(j, "score", path);
+    if (m.score != "phm08") throw Error(fmt::format("{}: unknown score '{}' (expected phm08)", path, m.score));
+  }
   m.net = Network<float>(m.arch, m.input_dim, m.output_dim);
   const json& pj = field(j, "params", path);
   auto params = m.net.params();

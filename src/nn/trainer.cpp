@@ -39,7 +39,7 @@ std::vector<Batch<float>> eval_batches(const Split& part, int stride, int num_ou
 }
 
 Metrics evaluate_batches(Network<float>& net, const std::vector<Batch<float>>& batches, const LossOptions& loss,
-                         TaskKind task, int num_classes, const TargetScaler& ts) {
+                         TaskKind task, int num_classes, const TargetScaler& ts, const std::string& score) {
   std::vector<int> truth, pred;
   std::vector<float> ytrue, ypred;
   double loss_sum = 0;
@@ -67,6 +67,10 @@ Metrics evaluate_batches(Network<float>& net, const std::vector<Batch<float>>& b
                                                : regression_metrics(ytrue, ypred);
   m.count = n;
   m.loss = n ? loss_sum / static_cast<double>(n) : 0;
+  if (score == "phm08" && task == TaskKind::regression) {
+    m.score_name = score;
+    m.score = phm08_score(ytrue, ypred);
+  }
   return m;
 }
 
@@ -140,7 +144,7 @@ Metrics Model::evaluate(const Split& raw, int batch_size) {
   norm.apply(part);
   if (!target_scale.empty()) target_scale.apply(part);
   const auto batches = eval_batches(part, arch.stride, task == TaskKind::regression ? output_dim : 0, batch_size);
-  return evaluate_batches(net, batches, loss, task, output_dim, target_scale);
+  return evaluate_batches(net, batches, loss, task, output_dim, target_scale, score);
 }
 
 TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt) {
@@ -155,6 +159,7 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
   model.input_dim = data.num_features;
   model.output_dim = data.output_dim();
   model.class_names = data.class_names;
+  model.score = data.score;
   model.feature_names = data.feature_names;
   model.output_names = data.output_names;
   model.loss = resolve_loss(opt, data);
@@ -213,7 +218,8 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
     }
     if (stop) break;
     rep.train_loss = loss_sum / static_cast<double>(N);
-    rep.val = evaluate_batches(net, monitor_batches, model.loss, data.task, model.output_dim, model.target_scale);
+    rep.val = evaluate_batches(net, monitor_batches, model.loss, data.task, model.output_dim, model.target_scale,
+                               data.score);
     if (!std::isfinite(rep.val.loss)) {
       r.status = TrainStatus::diverged;
       r.reason = fmt::format("non-finite validation loss at epoch {}", epoch);
@@ -245,7 +251,7 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
   const bool usable = r.best_epoch > 0 && (opt.restore_best || r.status != TrainStatus::diverged);
   if (usable && !test.empty())
     r.test = evaluate_batches(net, eval_batches(test, arch.stride, O, 256), model.loss, data.task, model.output_dim,
-                              model.target_scale);
+                              model.target_scale, data.score);
   r.seconds = now_seconds() - t_start;
   model.info["best_epoch"] = r.best_epoch;
   model.info["val_error"] = r.best_val.error();

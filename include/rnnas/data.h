@@ -1,6 +1,8 @@
-// rnnas/data.h — datasets of sequences: parts, normalisation, CSV loading, synthetic tasks.
+// rnnas/data.h — datasets of sequences: parts, leak-free splits, normalisation, loaders for CSV, NumPy,
+// UCR/UEA .ts, IDX and WAV, the audio front end, presets for real datasets, synthetic tasks.
 //
-//   rnnas::Dataset ds = rnnas::load_dataset("adding:T=50,n=6000,seed=1");   // or "csv:rec.csv,window=128,..."
+//   rnnas::Dataset ds = rnnas::load_dataset("uci-har:../shared/data/hapt");   // or "adding:T=50", ...
+//   std::cout << rnnas::inspect(ds);         // shapes, class balance, split and groups per part
 //   ds.train.size();                         // sequences in the training part
 //   ds.train.x[0];                           // one sequence, [T x F] (row = time step)
 //   rnnas::Normalizer norm = rnnas::Normalizer::fit(ds.train);   // training part only
@@ -369,7 +371,11 @@ Dataset load_speech_commands(const SpeechCommandsOptions& o);
 //   adding:T=50,n=8000,seed=1[,minT=20]          sine:classes=4,T=64,noise=0.3,n=2000,seed=1
 //   csv:<manifest.csv | directory>[,val=0.15,test=0.15,seed=1]
 //   csv:<recording.csv>,window=128,stride=64,label=<col> | target=<col>[;<col>...][,group=<col>]
-//        [,drop=<col>;<col>][,labeling=majority|last|pure]
+//        [,drop=<col>;<col>][,labeling=majority|last|pure][,split=auto|group|time|random]
+//   memory:delay=40,symbols=8   chirp:T=100,noise=0.3   motion:difficulty=0.5
+//   npy:X.npy,y=Y.npy[,groups=G.npy,lengths=L.npy]   npz:data.npz   ts:TRAIN.ts[,TEST.ts]
+//   idx:images,labels[,test_images,test_labels]   wav:<dir>[,labels=folders|names][,front-end keys]
+//   uci-har:<dir>   cmapss:<dir>[,fd=1,window=30]   fsdd:<dir>   speech-commands:<dir>   fashion-mnist[:<dir>]
 // Throws rnnas::Error for unknown kinds or keys. The full list of kinds and keys: docs/datasets.md.
 Dataset load_dataset(std::string_view spec);
 // Multi-line description for `rnnas data inspect`: shapes, lengths, class balance, split sizes, groups.

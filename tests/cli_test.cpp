@@ -70,6 +70,18 @@ TEST(Cli, DataPrintsASummary) {
   EXPECT_NE(d.out.find("train 80 sequences, T=5..20"), std::string::npos) << d.out;
 }
 
+TEST(Cli, DataInspect) {
+  const CliRun d = run("data inspect 'motion:subjects=5,per_subject=10,difficulty=0.3'");
+  ASSERT_EQ(d.code, 0) << d.out;
+  EXPECT_NE(d.out.find("features  6 (acc_x"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("class balance"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("no subject is in two parts"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("split     by subject"), std::string::npos) << d.out;
+  const CliRun bad = run("data inspect 'ts:/nonexistent/X_TRAIN.ts'");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_EQ(bad.out, "error: /nonexistent/X_TRAIN.ts: cannot open file\n");
+}
+
 TEST(Cli, DivergenceExitsWith3) {
   const CliRun d = run("train --arch 'rnn:8' --data 'adding:T=20,n=200' --lr 1e30 --clip 0 --schedule constant --epochs 2");
   EXPECT_EQ(d.code, 3) << d.out;

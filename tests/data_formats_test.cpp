@@ -15,6 +15,7 @@
 
 #include "rnnas/core.h"
 #include "rnnas/data.h"
+#include "test_util.h"
 
 extern "C" {
 #include "rnnas_frontend.h"
@@ -24,14 +25,7 @@ namespace rnnas {
 namespace {
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test_util::error_of;
 
 class Fixture : public ::testing::Test {
  protected:

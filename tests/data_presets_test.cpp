@@ -9,6 +9,7 @@
 
 #include "rnnas/core.h"
 #include "rnnas/data.h"
+#include "test_util.h"
 
 namespace rnnas {
 namespace {
@@ -21,14 +22,7 @@ std::string shared(const std::string& sub) {
 #define NEED_SHARED(sub)                                                                     \
   if (!fs::exists(shared(sub))) GTEST_SKIP() << shared(sub) << " is absent: preset not tested"
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test_util::error_of;
 
 std::set<std::string> groups_of(const Split& s) { return {s.group.begin(), s.group.end()}; }
 

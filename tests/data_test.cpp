@@ -6,6 +6,7 @@
 
 #include "rnnas/core.h"
 #include "rnnas/data.h"
+#include "test_util.h"
 
 namespace rnnas {
 namespace {
@@ -26,15 +27,7 @@ class CsvTest : public ::testing::Test {
     std::ofstream(p) << content;
     return p.string();
   }
-  // The message of the rnnas::Error that loading `path` throws.
-  static std::string error_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "no error";
-  }
+  static std::string error_of(const std::function<void()>& f) { return test_util::error_of(f); }
   fs::path dir_;
 };
 

@@ -403,9 +403,11 @@ Dataset load_speech_commands(const SpeechCommandsOptions& o) {
   std::set<std::string> val_list, test_list;
   const bool lists = fs::exists(fs::path(dir) / "validation_list.txt") && fs::exists(fs::path(dir) / "testing_list.txt");
   if (lists) {
-    for (auto [name, set] : {std::pair{"validation_list.txt", &val_list}, std::pair{"testing_list.txt", &test_list}})
-      for (auto line : split(detail::read_file((fs::path(dir) / name).string(), "text file"), '\n'))
+    for (auto [name, set] : {std::pair{"validation_list.txt", &val_list}, std::pair{"testing_list.txt", &test_list}}) {
+      const std::string text = detail::read_file((fs::path(dir) / name).string(), "text file");
+      for (auto line : split(text, '\n'))
         if (!trim(line).empty()) set->emplace(trim(line));
+    }
   }
   std::vector<std::string> files, groups;
   std::vector<int> labels, parts;

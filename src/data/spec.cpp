@@ -60,7 +60,8 @@ class SpecArgs {
   }
   std::vector<std::string> list(const std::string& key) {
     std::vector<std::string> out;
-    for (auto s : split(str(key, ""), ';'))
+    const std::string text = str(key, "");  // split() returns views into it: keep it alive
+    for (auto s : split(text, ';'))
       if (!trim(s).empty()) out.emplace_back(trim(s));
     return out;
   }

@@ -99,6 +99,16 @@ class Butterworth3 {
   double a1_, b0_, c0_, d1_, d2_;
 };
 
+// Causal median of the last three samples (the first two repeat the first sample).
+std::vector<double> median3(const std::vector<double>& x) {
+  std::vector<double> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double a = x[i >= 2 ? i - 2 : 0], b = x[i >= 1 ? i - 1 : 0], c = x[i];
+    y[i] = std::max(std::min(a, b), std::min(std::max(a, b), c));
+  }
+  return y;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- UCI HAR from HAPT raw recordings
@@ -168,9 +178,15 @@ Dataset load_uci_har(const UciHarOptions& o) {
       const size_t n = std::min(acc.size(), gyro.size());
       std::vector<std::vector<double>> ch(static_cast<size_t>(ds.num_features), std::vector<double>(n));
       for (int a = 0; a < 3; ++a) {
-        std::vector<double> total(n), g(n);
+        std::vector<double> total(n), g(n), w(n);
         for (size_t i = 0; i < n; ++i) total[i] = acc[i][a];
-        for (size_t i = 0; i < n; ++i) ch[3 + a][i] = gyro[i][a];
+        for (size_t i = 0; i < n; ++i) w[i] = gyro[i][a];
+        if (o.channels == "ucihar9") {
+          // UCI HAR's noise filtering: a median filter of 3 samples, then a 20 Hz low-pass.
+          total = Butterworth3(20.0, 50.0).run(median3(total));
+          w = Butterworth3(20.0, 50.0).run(median3(w));
+        }
+        ch[3 + a] = w;
         if (o.channels == "ucihar9") {
           // Gravity: 0.3 Hz low-pass of total acceleration; body = total - gravity (as in UCI HAR).
           g = Butterworth3(0.3, 50.0).run(total);

@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 using test_util::error_of;
 
 class Fixture : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     dir_ = fs::path(::testing::TempDir()) /
            ("rnnas_fmt_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
@@ -575,6 +575,64 @@ TEST_F(Fixture, WavFoldersByFolderAndByName) {
   EXPECT_EQ(error_of([&] { load_dataset("wav:" + (dir_ / "short").string() + ",rate=8000,val=0,test=0"); }),
             (dir_ / "short" / "0_a_0.wav").string() +
                 ": recording of 80 samples is shorter than one front-end window (320 samples)");
+}
+
+// ---------------------------------------------------------------- presets on small fixtures
+// A C-MAPSS-shaped folder: `units` training units of `len` cycles, 2 test units, sensors varying with time.
+void write_cmapss(Fixture& f, int units, int len, const std::string& extra_train_line = "") {
+  std::string train, test;
+  auto row = [](int unit, int cycle) {
+    std::string r = fmt::format("{} {} 0.001 -0.0002 100.0", unit, cycle);
+    for (int s = 1; s <= 21; ++s) r += s % 5 == 0 ? " 1.0" : fmt::format(" {:.3f}", s * 10 + cycle * 0.01 * s + unit * 0.001);
+    return r + "\n";
+  };
+  for (int u = 1; u <= units; ++u)
+    for (int c = 1; c <= len; ++c) train += row(u, c);
+  train += extra_train_line;
+  for (int u = 1; u <= 2; ++u)
+    for (int c = 1; c <= 5 + u; ++c) test += row(u, c);
+  f.write("cm/train_FD001.txt", train);
+  f.write("cm/test_FD001.txt", test);
+  f.write("cm/RUL_FD001.txt", "30\n200\n");
+}
+
+TEST_F(Fixture, CmapssOnAFixture) {
+  write_cmapss(*this, 5, 40);
+  const Dataset ds = load_dataset("cmapss:" + (dir_ / "cm").string() + ",window=10,val=0.2");
+  EXPECT_EQ(ds.test.size(), 2u);
+  EXPECT_EQ(ds.test.y, (std::vector<float>{30.f, 125.f}));  // capped
+  EXPECT_EQ(ds.num_features, 17);                           // settings and constant sensors dropped
+  EXPECT_EQ(ds.train.size() + ds.val.size(), 5u * 31);      // windows ending at cycles 10..40
+  EXPECT_EQ(ds.test.x[0].rows(), 10);                       // 6 cycles, padded with the first one
+  EXPECT_EQ(ds.test.x[0].row(0), ds.test.x[0].row(4));
+}
+
+TEST_F(Fixture, CmapssAndHaptBadInput) {
+  write_cmapss(*this, 3, 20, "4 1 0.1 0.2\n");
+  const std::string train = (dir_ / "cm" / "train_FD001.txt").string();
+  EXPECT_EQ(error_of([&] { load_dataset("cmapss:" + (dir_ / "cm").string()); }), train + ":61: 4 fields, expected 26");
+  write_cmapss(*this, 3, 20, "4 1 0.1 0.2 x" + std::string(21 * 2, ' ') + "\n");
+  EXPECT_EQ(error_of([&] { load_dataset("cmapss:" + (dir_ / "cm").string()); }),
+            train + ":61: field 5 is 'x', not a finite number");
+  write_cmapss(*this, 3, 20);
+  write("cm/RUL_FD001.txt", "30\n");
+  EXPECT_EQ(error_of([&] { load_dataset("cmapss:" + (dir_ / "cm").string()); }),
+            (dir_ / "cm" / "RUL_FD001.txt").string() + ": 1 RUL values for 2 test units");
+  write("cm/RUL_FD001.txt", "");
+  EXPECT_EQ(error_of([&] { load_dataset("cmapss:" + (dir_ / "cm").string()); }),
+            (dir_ / "cm" / "RUL_FD001.txt").string() + ": empty file");
+  // HAPT: a labels.txt row with an unknown activity; recordings shorter than a window.
+  write("hapt/activity_labels.txt", "1 WALKING\n2 WALKING_UPSTAIRS\n3 WALKING_DOWNSTAIRS\n4 SITTING\n5 STANDING\n6 LAYING\n");
+  write("hapt/RawData/labels.txt", "1 1 9 1 50\n");
+  EXPECT_EQ(error_of([&] { load_dataset("uci-har:" + (dir_ / "hapt").string()); }),
+            (dir_ / "hapt" / "RawData" / "labels.txt").string() + ":1: bad segment (activity 9, rows 1-50)");
+  write("hapt/RawData/labels.txt", "1 2 1 1 50\n");
+  std::string acc;
+  for (int r = 0; r < 50; ++r) acc += "1.0 0.0 0.1\n";
+  write("hapt/RawData/acc_exp01_user02.txt", acc);
+  write("hapt/RawData/gyro_exp01_user02.txt", acc);
+  EXPECT_NE(error_of([&] { load_dataset("uci-har:" + (dir_ / "hapt").string()); }).find("the recordings are incomplete"),
+            std::string::npos);
 }
 
 // ---------------------------------------------------------------- synthetic tasks

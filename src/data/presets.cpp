@@ -224,7 +224,7 @@ Dataset load_uci_har(const UciHarOptions& o) {
       (kTestVolunteers.count(static_cast<int>(user)) ? ds.test : ds.train).append_from(part, i, O);
     }
   if (ds.train.empty() || ds.test.empty())
-    throw Error(fmt::format("uci-har: {}: found windows for {} training and {} test volunteers' windows; the "
+    throw Error(fmt::format("uci-har: {}: {} windows of training volunteers and {} of test volunteers; the "
                             "recordings are incomplete", dir, ds.train.size(), ds.test.size()));
   carve_validation(ds, o.val, o.seed);
   ds.split_info = fmt::format("UCI HAR protocol: test volunteers 2,4,9,10,12,13,18,20,24; val {:.0f}% of the "

@@ -2,6 +2,7 @@
 // Run with RNNAS_SLOW=1 scripts/test.sh (release build only) or ctest -L slow.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "rnnas/data.h"
@@ -12,8 +13,11 @@ namespace rnnas {
 namespace {
 namespace fs = std::filesystem;
 
+// The shared recordings: $RNNAS_DATA_DIR, else ../shared/data next to the source tree.
 std::string shared(const std::string& sub) {
-  return (fs::path(RNNAS_SOURCE_DIR) / ".." / "shared" / "data" / sub).lexically_normal().string();
+  const char* env = std::getenv("RNNAS_DATA_DIR");
+  const fs::path base = env && *env ? fs::path(env) : fs::path(RNNAS_SOURCE_DIR) / ".." / "shared" / "data";
+  return (base / sub).lexically_normal().string();
 }
 
 nn::TrainResult train_spec(const std::string& arch, const std::string& data, int epochs, double lr, int patience = 10) {

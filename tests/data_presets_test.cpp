@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -15,8 +16,11 @@ namespace rnnas {
 namespace {
 namespace fs = std::filesystem;
 
+// The shared recordings: $RNNAS_DATA_DIR, else ../shared/data next to the source tree.
 std::string shared(const std::string& sub) {
-  return (fs::path(RNNAS_SOURCE_DIR) / ".." / "shared" / "data" / sub).lexically_normal().string();
+  const char* env = std::getenv("RNNAS_DATA_DIR");
+  const fs::path base = env && *env ? fs::path(env) : fs::path(RNNAS_SOURCE_DIR) / ".." / "shared" / "data";
+  return (base / sub).lexically_normal().string();
 }
 
 #define NEED_SHARED(sub)                                                                     \

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "rnnas/space.h"
+
 namespace rnnas {
 
 enum class TaskKind { classification, regression };
@@ -37,6 +39,17 @@ struct Split {
   void append_from(const Split& other, size_t i, int num_outputs);
 };
 
+// Audio front-end settings (runtime/rnnas_frontend.h); window and hop in milliseconds.
+struct FrontEndOptions {
+  int rate = 16000;      // Hz; recordings are resampled to it
+  double win_ms = 40;    // frame length
+  double hop_ms = 20;    // frame step
+  int mels = 40;
+  int mfcc = 10;         // 0: log-mel energies
+  double low_hz = 20, high_hz = 0;  // 0: rate / 2
+  int fft = 0;           // 0: smallest power of two >= window
+};
+
 struct Dataset {
   std::string name;
   TaskKind task = TaskKind::classification;
@@ -50,6 +63,8 @@ struct Dataset {
   std::string group_kind;  // what Split::group names ("volunteer", "speaker", "unit"), empty if none
   std::string split_info;  // how the parts were made: protocol, seed, groups per part
   std::string score;       // extra metric of the community protocol ("phm08" for C-MAPSS), or empty
+  bool audio = false;      // features come from the audio front end `frontend` (which a device runs too)
+  FrontEndOptions frontend;
 
   // Width of the network output: classes for classification, outputs for regression.
   int output_dim() const { return task == TaskKind::classification ? num_classes : num_outputs; }
@@ -285,15 +300,6 @@ Audio read_wav(const std::string& path);
 // Band-limited resampling (libsamplerate, sinc).
 Audio resample(const Audio& in, int rate);
 
-struct FrontEndOptions {
-  int rate = 16000;      // Hz; recordings are resampled to it
-  double win_ms = 40;    // frame length
-  double hop_ms = 20;    // frame step
-  int mels = 40;
-  int mfcc = 10;         // 0: log-mel energies
-  double low_hz = 20, high_hz = 0;  // 0: rate / 2
-  int fft = 0;           // 0: smallest power of two >= window
-};
 // Features of one recording via the C runtime's front end (runtime/rnnas_frontend.h), [frames x features].
 // Throws if the recording is shorter than one window.
 class FrontEnd {
@@ -378,6 +384,9 @@ Dataset load_speech_commands(const SpeechCommandsOptions& o);
 //   uci-har:<dir>   cmapss:<dir>[,fd=1,window=30]   fsdd:<dir>   speech-commands:<dir>   fashion-mnist[:<dir>]
 // Throws rnnas::Error for unknown kinds or keys. The full list of kinds and keys: docs/datasets.md.
 Dataset load_dataset(std::string_view spec);
+// The spec with an arch's front-end choice applied (win, hop, mels, mfcc keys replaced); throws if `fe` is
+// set and the spec is not an audio kind (wav, fsdd, speech-commands). An empty choice returns `spec`.
+std::string with_front_end(std::string_view spec, const FrontEndChoice& fe);
 // Multi-line description for `rnnas data inspect`: shapes, lengths, class balance, split sizes, groups.
 std::string inspect(const Dataset& ds);
 

@@ -217,7 +217,8 @@ struct TrainResult {
 };
 
 // Trains one architecture on a dataset. Single-threaded and deterministic for a given seed. Bad
-// input (arch that does not fit, unusable options) throws rnnas::Error; divergence is a status.
+// input (arch that does not fit, unusable options) throws rnnas::Error; divergence is a status. The
+// arch's training choices (Arch::train: lr, weight decay, batch), when set, override `opt`.
 TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt);
 
 struct TrainJob {

@@ -7,6 +7,7 @@
 
 #include "rnnas/core.h"
 #include "rnnas/data.h"
+#include "rnnas/hw.h"
 #include "rnnas/nn.h"
 #include "rnnas/space.h"
 
@@ -61,7 +62,7 @@ void add_train(CLI::App& app, TrainArgs& a) {
 int run_train(TrainArgs& a) {
   using namespace rnnas;
   const Arch arch = Arch::parse(a.arch);
-  const Dataset ds = load_dataset(a.data);
+  const Dataset ds = load_dataset(with_front_end(a.data, arch.fe));
   nn::TrainOptions& o = a.opt;
   o.optimizer = a.optimizer == "adamw" ? nn::OptimizerKind::adamw : nn::OptimizerKind::adam;
   o.schedule = a.schedule == "step"       ? nn::ScheduleKind::step
@@ -110,6 +111,47 @@ int run_eval(const std::string& model_path, const std::string& data, const std::
   return 0;
 }
 
+struct CostArgs {
+  std::string arch, target = "nrf52840", data, quant = "int8";
+  int features = 0, steps = 0, outputs = 0;
+};
+
+int run_cost(const CostArgs& a) {
+  using namespace rnnas;
+  const Arch arch = Arch::parse(a.arch);
+  const hw::Target t = hw::load_target(a.target);
+  hw::InputShape in;
+  if (!a.data.empty()) {
+    in = hw::shape_of(load_dataset(a.data));
+  }
+  if (a.features) in.features = a.features;
+  if (a.steps) in.steps = a.steps;
+  if (a.outputs) in.outputs = a.outputs;
+  if (in.features < 1 || in.steps < 1 || in.outputs < 1)
+    throw Error("cost: give --data SPEC, or --features, --steps and --outputs");
+  const hw::Cost c = hw::estimate(arch, t, in, hw::parse_quant(a.quant), true);
+  fmt::print("arch          {}\ntarget        {} ({}, {:.0f} MHz, {} KiB RAM, {} KiB flash){}\n", arch.to_string(), t.name,
+             t.core, t.clock_hz / 1e6, t.ram_bytes / 1024, t.flash_bytes / 1024,
+             t.calibrated ? "" : "; cycle table not calibrated: latency and energy are estimates");
+  fmt::print("input         {} features x {} steps -> {} outputs{}\n", hw::shape_for(arch, in).features,
+             hw::shape_for(arch, in).steps, in.outputs,
+             in.audio ? fmt::format(" (audio front end on the device, {} Hz)", in.sample_rate) : std::string());
+  fmt::print("{}", c.to_string(t));
+  return 0;
+}
+
+int run_targets() {
+  using namespace rnnas;
+  fmt::print("{:<11} {:<14} {:>5} {:>9} {:>10}  {:<3} {:<3} {:<3}  {:<14} {:>8}  {}\n", "name", "core", "MHz", "RAM KiB",
+             "flash KiB", "fpu", "dsp", "mve", "emulator", "mW", "calibrated");
+  for (const auto& t : hw::list_targets())
+    fmt::print("{:<11} {:<14} {:>5.0f} {:>9} {:>10}  {:<3} {:<3} {:<3}  {:<14} {:>8.3g}  {}\n", t.name, t.core,
+               t.clock_hz / 1e6, t.ram_bytes / 1024, t.flash_bytes / 1024, t.fpu ? "yes" : "-", t.dsp ? "yes" : "-",
+               t.mve ? "yes" : "-", t.qemu_machine, t.active_power_mw, t.calibrated ? "yes" : "no (estimates)");
+  fmt::print("\n(files in {}; datasheet sources inside each file)\n", hw::targets_dir());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,10 +176,25 @@ int main(int argc, char** argv) {
   auto* inspect = data->add_subcommand("inspect", "Shapes, lengths, class balance, split sizes and groups");
   inspect->add_option("spec", data_spec, "Dataset spec, e.g. 'uci-har:../shared/data/hapt'")->required();
 
+  CostArgs cost_args;
+  auto* cost = app.add_subcommand("cost", "Flash, RAM, MACs, estimated latency and energy of an arch on a target");
+  cost->add_option("--arch", cost_args.arch, "Architecture spec")->required();
+  cost->add_option("--target", cost_args.target, "Target name (rnnas targets) or .json file")->capture_default_str();
+  cost->add_option("--data", cost_args.data, "Dataset spec (gives features, steps, outputs, audio front end)");
+  cost->add_option("--features", cost_args.features, "Input features per step (without --data)");
+  cost->add_option("--steps", cost_args.steps, "Time steps per window (without --data)");
+  cost->add_option("--outputs", cost_args.outputs, "Classes or regression outputs (without --data)");
+  cost->add_option("--quant", cost_args.quant, "int8 | float32")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"int8", "float32"}));
+  app.add_subcommand("targets", "List the microcontroller targets");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (app.got_subcommand("train")) return run_train(train_args);
     if (app.got_subcommand("eval")) return run_eval(model_path, eval_data, eval_part);
+    if (app.got_subcommand("cost")) return run_cost(cost_args);
+    if (app.got_subcommand("targets")) return run_targets();
     if (app.got_subcommand("data")) {
       if (data_spec.empty()) throw rnnas::Error("data: give a spec, as in 'rnnas data inspect adding:T=50'");
       const double t0 = rnnas::now_seconds();

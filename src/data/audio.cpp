@@ -299,6 +299,8 @@ Dataset load_wav_folder(const WavFolderOptions& o) {
   for (const auto& l : label_text) labels.push_back(detail::class_index(ds.class_names, l));
   const FrontEnd fe(o.fe);
   ds.num_features = fe.num_features();
+  ds.audio = true;
+  ds.frontend = fe.options();
   Split all = detail::load_clips(files, labels, have_groups ? groups : std::vector<std::string>{}, fe, o.seconds,
                                  o.max_seconds);
   if (have_groups) ds.group_kind = "speaker";

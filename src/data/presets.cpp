@@ -354,6 +354,8 @@ Dataset load_fsdd(const FsddOptions& o) {
   ds.group_kind = "speaker";
   const FrontEnd fe(o.fe);
   ds.num_features = fe.num_features();
+  ds.audio = true;
+  ds.frontend = fe.options();
   Split all = detail::load_clips(files, labels, groups, fe, 0, o.max_seconds);
   const std::set<std::string> held(o.test_speakers.begin(), o.test_speakers.end());
   for (size_t i = 0; i < all.size(); ++i) {
@@ -446,6 +448,8 @@ Dataset load_speech_commands(const SpeechCommandsOptions& o) {
   FrontEndOptions feo = o.fe;
   const FrontEnd fe(feo);
   ds.num_features = fe.num_features();
+  ds.audio = true;
+  ds.frontend = fe.options();
   Split all = detail::load_clips(files, labels, groups, fe, 1.0, 0);
   distribute(std::move(all), parts, 0, ds);
   if (ds.train.empty()) throw Error(fmt::format("speech-commands: {}: no training recordings", dir));

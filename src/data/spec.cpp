@@ -321,4 +321,25 @@ Dataset load_dataset(std::string_view spec_in) {
   return ds;
 }
 
+std::string with_front_end(std::string_view spec, const FrontEndChoice& fe) {
+  if (fe.empty()) return std::string(spec);
+  const auto colon = spec.find(':');
+  const std::string kind(trim(spec.substr(0, colon)));
+  if (kind != "wav" && kind != "fsdd" && kind != "speech-commands")
+    throw Error(fmt::format("data '{}': the arch chooses an audio front end (fe=...), but {} is not an audio dataset "
+                            "(wav, fsdd, speech-commands)", spec, kind));
+  std::string out = kind + ":";
+  bool first = true;
+  if (colon != std::string_view::npos)
+    for (auto part : split(spec.substr(colon + 1), ',')) {
+      const auto key = trim(part.substr(0, part.find('=')));
+      if (key == "win" || key == "hop" || key == "mels" || key == "mfcc" || trim(part).empty()) continue;
+      if (!first) out += ',';
+      out.append(trim(part));
+      first = false;
+    }
+  out += fmt::format("{}win={},hop={},mels={},mfcc={}", first ? "" : ",", fe.win_ms, fe.hop_ms, fe.mels, fe.mfcc);
+  return out;
+}
+
 }  // namespace rnnas

@@ -147,9 +147,14 @@ Metrics Model::evaluate(const Split& raw, int batch_size) {
   return evaluate_batches(net, batches, loss, task, output_dim, target_scale, score);
 }
 
-TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt) {
+TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt_in) {
   data.validate();
   arch.validate();
+  // Hyperparameters chosen in the arch (a search's choice) override the caller's options.
+  TrainOptions opt = opt_in;
+  if (arch.train.lr > 0) opt.lr = arch.train.lr;
+  if (arch.train.weight_decay > 0) opt.weight_decay = arch.train.weight_decay;
+  if (arch.train.batch > 0) opt.batch_size = arch.train.batch;
   check_options(opt);
   const double t_start = now_seconds();
   TrainResult r;

@@ -1,0 +1,375 @@
+// The hardware cost model: flash, RAM (memory planner), MACs, estimated cycles, latency and energy.
+// docs/cost-model.md gives every formula; tests/hw_test.cpp checks them by hand on small archs.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <numeric>
+
+#include "rnnas/core.h"
+#include "rnnas/data.h"
+#include "rnnas/hw.h"
+
+namespace rnnas::hw {
+namespace {
+
+constexpr long kQparamBytesPerRow = 5;  // int32 multiplier + int8 shift per output row
+constexpr long kLutBytes = 256;         // one int8 -> int8 activation table
+constexpr long kDescriptorBase = 64, kDescriptorPerLayer = 48;
+
+long align4(long n) { return (n + 3) & ~3L; }
+
+// Bias vectors (and cell scalars) per cell, as in the training engine (src/nn/cells.cpp).
+long bias_count(CellType c, long H) {
+  switch (c) {
+    case CellType::rnn: return H;
+    case CellType::gru: return 4 * H;  // b (3H) + b_hn (H)
+    case CellType::lstm: return 4 * H;
+    case CellType::fastrnn: return H + 2;  // b + alpha, beta
+    case CellType::fastgrnn: return 2 * H + 2;  // b_z, b_h + zeta, nu
+  }
+  return H;
+}
+// Activations (sigmoid/tanh) and other elementwise operations per hidden unit and step.
+int acts_per_unit(CellType c) {
+  switch (c) {
+    case CellType::gru: return 3;
+    case CellType::lstm: return 5;
+    case CellType::fastgrnn: return 2;
+    default: return 1;
+  }
+}
+int elementwise_per_unit(CellType c) {
+  switch (c) {
+    case CellType::rnn: return 2;
+    case CellType::gru: return 8;
+    case CellType::lstm: return 7;
+    case CellType::fastrnn: return 5;
+    case CellType::fastgrnn: return 7;
+  }
+  return 2;
+}
+bool uses_sigmoid(CellType c) { return c == CellType::gru || c == CellType::lstm || c == CellType::fastgrnn; }
+int cell_code(const CodeBytes& b, CellType c) {
+  switch (c) {
+    case CellType::rnn: return b.rnn;
+    case CellType::gru: return b.gru;
+    case CellType::lstm: return b.lstm;
+    case CellType::fastrnn: return b.fastrnn;
+    case CellType::fastgrnn: return b.fastgrnn;
+  }
+  return 0;
+}
+
+// One matrix product y = M x with M [rows x cols], optionally M = M1 [rows x r] * M2 [r x cols].
+struct Product {
+  long elems = 0;     // weight elements
+  long out_rows = 0;  // outputs that are requantised (r + rows when factorised)
+  long macs = 0;
+};
+Product product(long rows, long cols, long rank) {
+  if (rank > 0) return {rows * rank + rank * cols, rows + rank, rows * rank + rank * cols};
+  return {rows * cols, rows, rows * cols};
+}
+
+struct FrontEndSize {
+  long window = 0, fft = 0, bins = 0;
+  int mels = 0, features = 0;
+};
+FrontEndSize front_end_size(const InputShape& in) {
+  FrontEndSize f;
+  f.window = std::lround(in.win_ms * in.sample_rate / 1000.0);
+  f.fft = static_cast<long>(std::bit_ceil(static_cast<unsigned long>(std::max(1L, f.window))));
+  f.bins = f.fft / 2 + 1;
+  f.mels = in.mels;
+  f.features = in.mfcc > 0 ? in.mfcc : in.mels;
+  return f;
+}
+
+}  // namespace
+
+std::string_view to_string(Quant q) { return q == Quant::int8 ? "int8" : "float32"; }
+Quant parse_quant(std::string_view s) {
+  if (s == "int8") return Quant::int8;
+  if (s == "float32") return Quant::float32;
+  throw Error(fmt::format("quantisation '{}': expected int8 or float32", s));
+}
+
+std::string Buffer::label() const { return layer >= 0 ? fmt::format("{}[{}]", name, layer) : std::string(name); }
+
+// ---------------------------------------------------------------- shapes
+InputShape shape_of(const Dataset& ds) {
+  InputShape in;
+  in.features = ds.num_features;
+  in.outputs = ds.output_dim();
+  for (const Split* p : {&ds.train, &ds.val, &ds.test})
+    for (const auto& x : p->x) in.steps = std::max(in.steps, static_cast<int>(x.rows()));
+  if (ds.audio) {
+    in.audio = true;
+    in.sample_rate = ds.frontend.rate;
+    in.win_ms = ds.frontend.win_ms;
+    in.hop_ms = ds.frontend.hop_ms;
+    in.mels = ds.frontend.mels;
+    in.mfcc = ds.frontend.mfcc;
+  }
+  return in;
+}
+
+InputShape shape_for(const Arch& a, const InputShape& in) {
+  if (a.fe.empty() || !in.audio) return in;
+  InputShape s = in;
+  // The clip length stays; frames follow from the new window and hop.
+  const double clip_samples = (in.steps - 1) * in.hop_ms * in.sample_rate / 1000.0 + in.win_ms * in.sample_rate / 1000.0;
+  const double win = a.fe.win_ms * in.sample_rate / 1000.0, hop = a.fe.hop_ms * in.sample_rate / 1000.0;
+  s.win_ms = a.fe.win_ms;
+  s.hop_ms = a.fe.hop_ms;
+  s.mels = a.fe.mels;
+  s.mfcc = a.fe.mfcc;
+  s.features = a.fe.mfcc > 0 ? a.fe.mfcc : a.fe.mels;
+  s.steps = clip_samples < win ? 1 : 1 + static_cast<int>(std::floor((clip_samples - win) / hop + 1e-9));
+  return s;
+}
+
+// ---------------------------------------------------------------- memory planner
+MemoryPlan plan_memory(std::vector<Buffer> buffers) {
+  MemoryPlan plan;
+  std::vector<size_t> order(buffers.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return buffers[a].bytes > buffers[b].bytes; });
+  std::vector<size_t> placed;
+  std::vector<std::pair<long, long>> busy;  // [offset, end) of live placed buffers
+  for (size_t idx : order) {
+    Buffer& b = buffers[idx];
+    const long size = align4(b.bytes);
+    busy.clear();
+    for (size_t p : placed) {
+      const Buffer& o = buffers[p];
+      if (o.first <= b.last && b.first <= o.last) busy.emplace_back(o.offset, o.offset + align4(o.bytes));
+    }
+    std::sort(busy.begin(), busy.end());
+    long offset = 0;
+    for (const auto& [lo, hi] : busy) {
+      if (offset + size <= lo) break;
+      offset = std::max(offset, hi);
+    }
+    b.offset = offset;
+    plan.arena_bytes = std::max(plan.arena_bytes, offset + size);
+    placed.push_back(idx);
+  }
+  plan.buffers = std::move(buffers);
+  return plan;
+}
+
+std::vector<Buffer> inference_buffers(const Arch& a, const InputShape& in_raw, Quant q, Mode mode) {
+  const InputShape in = shape_for(a, in_raw);
+  const long E = q == Quant::int8 ? 1 : 4;       // bytes of an activation / state element
+  const long C = q == Quant::int8 ? 2 : 4;       // bytes of an LSTM cell-state element (int16 in int8 models)
+  const int L = static_cast<int>(a.layers.size());
+  const int end = L + 2;                          // phases: 0 input, 1..L layers, L+1 head, L+2 output
+  std::vector<Buffer> b;
+  b.reserve(static_cast<size_t>(4 * L + 8));
+  const long F = in.features;
+  if (in.audio) {
+    const FrontEndSize fe = front_end_size(in);
+    if (mode == Mode::streaming) {
+      b.push_back({"fe_samples", -1, 2 * fe.window, 0, end});  // ring of the last window of PCM
+    } else {
+      const long clip = std::lround(((in.steps - 1) * in.hop_ms + in.win_ms) * in.sample_rate / 1000.0);
+      b.push_back({"clip", -1, 2 * clip, 0, end});
+    }
+    // kissfft's work buffer, the frame, the spectrum and the mel energies: one frame's scratch.
+    b.push_back({"fe_scratch", -1, 4 * fe.fft + 8 * fe.bins + 4 * fe.mels + 8 * (fe.fft / 2), 0, 0});
+    b.push_back({"features", -1, 4 * F, 0, 0});
+    b.push_back({"input", -1, F * E, 0, 1});
+  } else if (mode == Mode::streaming) {
+    b.push_back({"input", -1, F * E, 0, 1});
+  } else {
+    b.push_back({"window", -1, static_cast<long>(in.steps) * F * E, 0, end});
+  }
+  for (int i = 0; i < L; ++i) {
+    const auto& l = a.layers[static_cast<size_t>(i)];
+    const long H = l.width, rows = gate_count(l.cell) * H;
+    b.push_back({"state", i, H * E, 0, end});
+    if (l.cell == CellType::lstm) b.push_back({"cell", i, H * C, 0, end});
+    // Gate pre-activations (int32 or float); GRU keeps U_n h separate for r * (U_n h + b_hn).
+    b.push_back({"gates", i, 4 * (rows + (l.cell == CellType::gru ? H : 0)), i + 1, i + 1});
+    const long r = std::max(l.wrank, l.urank);
+    if (r > 0) b.push_back({"lowrank", i, 4 * r, i + 1, i + 1});
+  }
+  const long Hl = a.layers.back().width;
+  if (a.head == HeadType::mean) b.push_back({"mean", -1, 4 * Hl, 0, end});
+  if (a.dense > 0) b.push_back({"dense", -1, 4 * a.dense + a.dense * E, L + 1, L + 2});
+  b.push_back({"output", -1, 4L * in.outputs, L + 2, L + 2});
+  return b;
+}
+
+// ---------------------------------------------------------------- cost
+bool Cost::fits(const Target& t) const {
+  return flash_bytes + t.reserved_flash_bytes <= t.flash_bytes && ram_bytes + t.reserved_ram_bytes <= t.ram_bytes;
+}
+
+Cost estimate(const Arch& a, const Target& t, const InputShape& in_raw, Quant q, bool detail) {
+  if (in_raw.features < 1 || in_raw.steps < 1 || in_raw.outputs < 1)
+    throw Error(fmt::format("cost: input shape needs features, steps and outputs >= 1 (got {}, {}, {})",
+                            in_raw.features, in_raw.steps, in_raw.outputs));
+  const InputShape in = shape_for(a, in_raw);
+  const bool i8 = q == Quant::int8;
+  const long wbytes = i8 ? 1 : 4;
+  const OpCycles& cy = t.cycles;
+  const double mac = i8 ? cy.mac_int8 : cy.mac_f32;
+  const double act = i8 ? cy.act_lut : cy.act_f32;
+  const double elem = i8 ? cy.elementwise : cy.elementwise_f32;
+  const double requant = i8 ? cy.requant : 0.0;
+
+  Cost c;
+  c.quant = q;
+  c.steps = (in.steps + a.stride - 1) / a.stride;
+  bool sigmoid = false, lowrank = false;
+  unsigned cells_used = 0;
+  long in_dim = in.features;
+  double step_cycles = 0;
+  if (detail) c.layers.reserve(a.layers.size() + 1);
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    const auto& l = a.layers[i];
+    const long H = l.width, rows = gate_count(l.cell) * H;
+    const Product w = product(rows, in_dim, l.wrank), u = product(rows, H, l.urank);
+    const long biases = bias_count(l.cell, H);
+    const long params = w.elems + u.elems + biases;
+    const long weight_bytes = align4(w.elems * wbytes) + align4(u.elems * wbytes);
+    const long bias_bytes = 4 * biases;
+    const long qparam_bytes = i8 ? kQparamBytesPerRow * (w.out_rows + u.out_rows) : 0;
+    const long macs = w.macs + u.macs;
+    const double cycles = mac * static_cast<double>(macs) + (cy.row + requant) * static_cast<double>(w.out_rows + u.out_rows) +
+                          act * static_cast<double>(acts_per_unit(l.cell) * H) +
+                          elem * static_cast<double>(elementwise_per_unit(l.cell) * H) + cy.step;
+    c.params += params;
+    c.flash_weights += weight_bytes;
+    c.flash_biases += bias_bytes;
+    c.flash_qparams += qparam_bytes;
+    c.macs_per_step += macs;
+    step_cycles += cycles;
+    sigmoid = sigmoid || uses_sigmoid(l.cell);
+    lowrank = lowrank || l.wrank > 0 || l.urank > 0;
+    cells_used |= 1u << static_cast<unsigned>(l.cell);
+    if (detail)
+      c.layers.push_back({fmt::format("{}[{}]", to_string(l.cell), i), params, weight_bytes, bias_bytes, qparam_bytes,
+                          macs, cycles});
+    in_dim = H;
+  }
+  // Head: optional dense ReLU layer, then the output layer; mean head accumulates every step.
+  const long Hl = a.layers.back().width, O = in.outputs;
+  const long head_in = a.dense > 0 ? a.dense : Hl;
+  const long head_weights = (a.dense > 0 ? a.dense * Hl : 0) + O * head_in;
+  const long head_biases = (a.dense > 0 ? a.dense : 0) + O;
+  const long head_rows = (a.dense > 0 ? a.dense : 0) + O;
+  const long head_weight_bytes = (a.dense > 0 ? align4(a.dense * Hl * wbytes) : 0) + align4(O * head_in * wbytes);
+  const long head_qparams = i8 ? kQparamBytesPerRow * head_rows : 0;
+  c.params += head_weights + head_biases;
+  c.flash_weights += head_weight_bytes;
+  c.flash_biases += 4 * head_biases;
+  c.flash_qparams += head_qparams;
+  const double mean_cycles = a.head == HeadType::mean ? elem * static_cast<double>(Hl) : 0.0;
+  const double head_cycles = mac * static_cast<double>(head_weights) + (cy.row + requant) * static_cast<double>(head_rows) +
+                             (a.head == HeadType::mean ? elem * static_cast<double>(Hl) : 0.0) + cy.inference;
+  if (detail)
+    c.layers.push_back({"head", head_weights + head_biases, head_weight_bytes, 4 * head_biases, head_qparams,
+                        0, head_cycles});
+  // Input normalisation (folded into an int32 multiplier and offset per feature, or float mean and 1/std).
+  c.flash_qparams += 8L * in.features;
+  c.flash_tables = i8 ? kLutBytes * (1 + (sigmoid ? 1 : 0)) : 0;
+  c.flash_descriptor = kDescriptorBase + kDescriptorPerLayer * static_cast<long>(a.layers.size());
+
+  // Code: the kernels this model uses.
+  const CodeBytes& k = t.code;
+  long code = k.runtime + k.matvec + k.dense + (lowrank ? k.matvec_lowrank : 0) + (a.head == HeadType::mean ? k.head_mean : 0);
+  for (unsigned cell = 0; cell < 5; ++cell)
+    if (cells_used & (1u << cell)) code += cell_code(k, static_cast<CellType>(cell));
+  const bool needs_float = !i8 || in.audio;
+  if (!i8) code += k.float_math;
+  if (needs_float && !t.fpu) code += k.soft_float;
+
+  // Front end (audio): tables in flash, code, cycles per frame.
+  double fe_cycles = 0;
+  if (in.audio) {
+    const FrontEndSize fe = front_end_size(in);
+    code += k.frontend;
+    const long mfcc = in.mfcc;
+    c.flash_frontend = 4 * fe.window + 6 * fe.bins + 4 * mfcc * fe.mels + 8 * (fe.fft / 2) + 8 * (fe.fft / 4) + 64;
+    const double nlogn = static_cast<double>(fe.fft) * std::log2(static_cast<double>(fe.fft));
+    fe_cycles = cy.fft_f32 * nlogn +
+                cy.mac_f32 * static_cast<double>(fe.window + 4 * fe.bins + mfcc * fe.mels) +
+                cy.log_f32 * fe.mels;
+    c.macs_per_step += mfcc * fe.mels;
+  }
+  c.flash_code = code;
+  c.flash_bytes = c.flash_weights + c.flash_biases + c.flash_qparams + c.flash_tables + c.flash_code +
+                  c.flash_descriptor + c.flash_frontend;
+
+  // RAM: planned arenas plus the kernels' stack (estimate; the deployment measures it by stack painting).
+  MemoryPlan stream = plan_memory(inference_buffers(a, in_raw, q, Mode::streaming));
+  MemoryPlan window = plan_memory(inference_buffers(a, in_raw, q, Mode::window));
+  c.arena_bytes = stream.arena_bytes;
+  c.arena_window_bytes = window.arena_bytes;
+  c.stack_bytes = 128 + 32 * static_cast<long>(a.layers.size()) + (in.audio ? 96 : 0);
+  c.ram_bytes = c.arena_bytes + c.stack_bytes;
+  c.ram_window_bytes = c.arena_window_bytes + c.stack_bytes;
+  if (detail) {
+    c.plan = std::move(stream);
+    c.window_plan = std::move(window);
+  }
+
+  // Work and time.
+  c.macs = c.macs_per_step * c.steps + head_weights;
+  c.cycles_per_step = step_cycles + fe_cycles + mean_cycles;
+  c.cycles = c.cycles_per_step * c.steps + head_cycles;
+  c.latency_ms = c.cycles / t.clock_hz * 1e3;
+  c.step_latency_ms = c.cycles_per_step / t.clock_hz * 1e3;
+  c.energy_uj = t.active_power_mw * c.latency_ms;  // mW x ms = uJ
+  c.estimated = !t.calibrated;
+  return c;
+}
+
+std::string Cost::to_string(const Target& t) const {
+  auto kib = [](long b) { return fmt::format("{:>8} B ({:.1f} KiB)", b, static_cast<double>(b) / 1024.0); };
+  std::string s;
+  s += fmt::format("quantisation  {}\nparameters    {}\n\n", hw::to_string(quant), params);
+  s += "flash\n";
+  s += fmt::format("  weights       {}\n", kib(flash_weights));
+  s += fmt::format("  biases        {}\n", kib(flash_biases));
+  s += fmt::format("  requant/norm  {}\n", kib(flash_qparams));
+  s += fmt::format("  tables        {}\n", kib(flash_tables));
+  s += fmt::format("  kernel code   {}   (estimated per kernel)\n", kib(flash_code));
+  s += fmt::format("  descriptor    {}\n", kib(flash_descriptor));
+  if (flash_frontend) s += fmt::format("  front end     {}\n", kib(flash_frontend));
+  s += fmt::format("  total         {}   of {} ({:.1f}%; + {} B reserved for startup/libc)\n", kib(flash_bytes),
+                   t.flash_bytes, 100.0 * static_cast<double>(flash_bytes) / static_cast<double>(t.flash_bytes), t.reserved_flash_bytes);
+  if (!layers.empty()) {
+    s += "\nper layer          params   weights    biases   qparams   MACs/step   cycles/step (est.)\n";
+    for (const auto& l : layers)
+      s += fmt::format("  {:<14} {:>8} {:>9} {:>9} {:>9} {:>11} {:>13.0f}\n", l.name, l.params, l.weight_bytes,
+                       l.bias_bytes, l.qparam_bytes, l.macs_per_step, l.cycles_per_step);
+  }
+  auto plan_text = [](const MemoryPlan& p, const char* title) {
+    std::string r = fmt::format("\n{} arena {} B\n  {:<14} {:>8} {:>8}  lifetime (phases)\n", title, p.arena_bytes,
+                                "buffer", "bytes", "offset");
+    for (const auto& b : p.buffers)
+      r += fmt::format("  {:<14} {:>8} {:>8}  {}-{}\n", b.label(), b.bytes, b.offset, b.first, b.last);
+    return r;
+  };
+  if (!plan.buffers.empty()) s += plan_text(plan, "streaming (one step at a time):");
+  if (!window_plan.buffers.empty()) s += plan_text(window_plan, "whole window:");
+  s += fmt::format("\nram           streaming {} B, whole window {} B (arena + {} B stack, estimated) of {} (+ {} B "
+                   "reserved)\n",
+                   ram_bytes, ram_window_bytes, stack_bytes, t.ram_bytes, t.reserved_ram_bytes);
+  s += fmt::format("work          {} steps/window, {} MACs/step, {} MACs/window\n", steps, macs_per_step, macs);
+  const char* est = estimated ? " (estimated)" : "";
+  s += fmt::format("cycles        {:.0f}/step, {:.0f}/window{}\n", cycles_per_step, cycles, est);
+  s += fmt::format("latency       {:.4g} ms/step, {:.4g} ms/window at {:.0f} MHz{}\n", step_latency_ms, latency_ms,
+                   t.clock_hz / 1e6, est);
+  s += fmt::format("energy        {:.4g} uJ/window at {:.3g} mW{}\n", energy_uj, t.active_power_mw, est);
+  s += fmt::format("fits          {}\n", fits(t) ? "yes" : "NO");
+  return s;
+}
+
+}  // namespace rnnas::hw

@@ -79,6 +79,9 @@ struct Arch {
   std::string to_string() const;
   // Throws rnnas::Error when a field is out of range.
   void validate() const;
+  // Throws when the arch cannot take `features` inputs: an input rank (wrank) must be below its layer's
+  // input size and gate rows.
+  void check_input(int features) const;
   // JSON form: {"stride", "layers": [{"cell", "width", "wrank", "urank"}], "head", "dense",
   //             "frontend": {"win_ms", "hop_ms", "mels", "mfcc"} (optional), "train": {"lr",
   //             "weight_decay", "batch"} (optional)}. from_json names the bad field in its errors.
@@ -119,6 +122,9 @@ struct SearchSpace {
   std::vector<double> weight_decays = {0};
   std::vector<int> batches = {0};
   bool same_cell = false;  // every layer of an arch uses one cell type
+  // Input features of the dataset (0 = unknown): input ranks (wranks) must be below each layer's input
+  // size and gate rows (Arch::check_input); set by the search, not part of the JSON form.
+  int input_features = 0;
   // Audio front end (empty lists: the dataset's own front end, not searched).
   std::vector<double> fe_win_ms, fe_hop_ms;
   std::vector<int> fe_mels, fe_mfcc;

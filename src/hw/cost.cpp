@@ -214,6 +214,7 @@ Cost estimate(const Arch& a, const Target& t, const InputShape& in_raw, Quant q,
     throw Error(fmt::format("cost: input shape needs features, steps and outputs >= 1 (got {}, {}, {})",
                             in_raw.features, in_raw.steps, in_raw.outputs));
   const InputShape in = shape_for(a, in_raw);
+  a.check_input(in.features);
   const bool i8 = q == Quant::int8;
   const long wbytes = i8 ? 1 : 4;
   const OpCycles& cy = t.cycles;

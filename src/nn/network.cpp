@@ -51,12 +51,10 @@ Network<S>::Network(const Arch& arch, int input_dim, int output_dim)
   arch.validate();
   if (input_dim < 1 || output_dim < 1)
     throw Error(fmt::format("network: input size {} and output size {} must be positive", input_dim, output_dim));
+  arch.check_input(input_dim);
   int in = input_dim;
   for (size_t i = 0; i < arch.layers.size(); ++i) {
     const auto& spec = arch.layers[i];
-    if (spec.wrank >= std::min(in, gate_count(spec.cell) * spec.width))
-      throw Error(fmt::format("arch '{}': layer {} wrank {} must be below its input size {} (and its {} gate rows)",
-                              arch.to_string(), i + 1, spec.wrank, in, gate_count(spec.cell) * spec.width));
     layers_.push_back(make_layer<S>(fmt::format("l{}.", i), spec, in));
     in = spec.width;
   }

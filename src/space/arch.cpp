@@ -177,6 +177,18 @@ void Arch::validate() const {
     throw Error(fmt::format("arch: batch {} out of range [0, 65536]", train.batch));
 }
 
+void Arch::check_input(int features) const {
+  int in = features;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const auto& l = layers[i];
+    const int rows = gate_count(l.cell) * l.width;
+    if (l.wrank >= std::min(in, rows))
+      throw Error(fmt::format("arch '{}': layer {} wrank {} must be below its input size {} (and its {} gate rows)",
+                              to_string(), i + 1, l.wrank, in, rows));
+    in = l.width;
+  }
+}
+
 std::string Arch::to_string() const {
   std::string s;
   if (stride > 1) s += fmt::format("stride={}|", stride);

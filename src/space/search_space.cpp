@@ -61,6 +61,14 @@ std::vector<int> valid_uranks(const std::vector<int>& uranks, int width) {
   return out;
 }
 
+// Input ranks valid for a layer with `in` inputs (0 = unknown) and `rows` gate rows.
+std::vector<int> valid_wranks(const std::vector<int>& wranks, int in, int rows) {
+  std::vector<int> out;
+  for (int r : wranks)
+    if (r == 0 || ((in == 0 || r < in) && r < rows)) out.push_back(r);
+  return out;
+}
+
 bool has_fe(const SearchSpace& s) { return !s.fe_win_ms.empty(); }
 
 // Keeps a layer's recurrent rank valid after its width changed: the largest valid rank not above it.
@@ -72,13 +80,29 @@ void fix_urank(const SearchSpace& s, LayerSpec& l) {
   l.urank = best;
 }
 
-LayerSpec sample_layer(const SearchSpace& s, CellType cell, Rng& rng) {
+LayerSpec sample_layer(const SearchSpace& s, CellType cell, int in, Rng& rng) {
   LayerSpec l;
   l.cell = cell;
   l.width = pick(s.widths, rng);
-  l.wrank = pick(s.wranks, rng);
+  l.wrank = pick(valid_wranks(s.wranks, in, gate_count(cell) * l.width), rng);
   l.urank = pick(valid_uranks(s.uranks, l.width), rng);
   return l;
+}
+
+// Keeps every layer's ranks valid after a width or cell changed: the largest valid rank not above it.
+void fix_ranks(const SearchSpace& s, Arch& a) {
+  int in = s.input_features;
+  for (auto& l : a.layers) {
+    fix_urank(s, l);
+    const auto wr = valid_wranks(s.wranks, in, gate_count(l.cell) * l.width);
+    if (std::find(wr.begin(), wr.end(), l.wrank) == wr.end()) {
+      int best = 0;
+      for (int r : wr)
+        if (r <= l.wrank) best = std::max(best, r);
+      l.wrank = best;
+    }
+    in = l.width;
+  }
 }
 
 template <class T>
@@ -309,7 +333,11 @@ Arch SearchSpace::sample(Rng& rng) const {
   a.stride = pick(strides, rng);
   const int L = min_layers + static_cast<int>(rng.below(static_cast<uint64_t>(max_layers - min_layers + 1)));
   const CellType shared = pick(cells, rng);
-  for (int i = 0; i < L; ++i) a.layers.push_back(sample_layer(*this, same_cell ? shared : pick(cells, rng), rng));
+  int in = input_features;
+  for (int i = 0; i < L; ++i) {
+    a.layers.push_back(sample_layer(*this, same_cell ? shared : pick(cells, rng), in, rng));
+    in = a.layers.back().width;
+  }
   a.head = pick(heads, rng);
   a.dense = pick(denses, rng);
   a.train.lr = pick(lrs, rng);
@@ -325,10 +353,13 @@ bool SearchSpace::contains(const Arch& a) const {
     return false;
   const int L = static_cast<int>(a.layers.size());
   if (L < min_layers || L > max_layers) return false;
+  int features = input_features;
   for (const auto& l : a.layers) {
     if (!in(cells, l.cell) || !in(widths, l.width) || !in(wranks, l.wrank) || !in(uranks, l.urank)) return false;
     if (l.urank != 0 && l.urank >= l.width) return false;
+    if (!in(valid_wranks(wranks, features, gate_count(l.cell) * l.width), l.wrank)) return false;
     if (same_cell && l.cell != a.layers[0].cell) return false;
+    features = l.width;
   }
   if (has_fe(*this))
     return in(fe_win_ms, a.fe.win_ms) && in(fe_hop_ms, a.fe.hop_ms) && in(fe_mels, a.fe.mels) &&
@@ -398,7 +429,12 @@ Arch SearchSpace::mutate(const Arch& a_in, Rng& rng) const {
             }
             break;
           case 1: l.width = step(widths, l.width, rng); break;
-          case 2: l.wrank = step(wranks, l.wrank, rng); break;
+          case 2: {
+            const size_t idx = static_cast<size_t>(&l - a.layers.data());
+            const int layer_in = idx == 0 ? input_features : a.layers[idx - 1].width;
+            l.wrank = step(valid_wranks(wranks, layer_in, gate_count(l.cell) * l.width), l.wrank, rng);
+            break;
+          }
           default: l.urank = step(valid_uranks(uranks, l.width), l.urank, rng); break;
         }
       }
@@ -415,6 +451,7 @@ Arch SearchSpace::mutate(const Arch& a_in, Rng& rng) const {
     }
     if (same_cell)
       for (auto& l : a.layers) l.cell = a.layers[0].cell;
+    fix_ranks(*this, a);
     if (!in(heads, a.head)) a.head = heads.front();
     a.dense = denses[nearest(denses, a.dense)];
     a.train.lr = lrs[nearest(lrs, a.train.lr)];
@@ -455,6 +492,7 @@ Arch SearchSpace::crossover(const Arch& a, const Arch& b, Rng& rng) const {
   }
   if (same_cell)
     for (auto& l : c.layers) l.cell = c.layers[0].cell;
+  fix_ranks(*this, c);
   if (!contains(c)) return mutate(c, rng);  // parents from outside the space: snap by mutation
   return c;
 }
@@ -499,17 +537,35 @@ std::vector<double> SearchSpace::encode(const Arch& a) const {
 }
 
 double SearchSpace::size() const {
-  // Layer choices for one cell: sum over widths of wranks x valid uranks.
-  double per_cell_layer = 0;
-  for (int w : widths)
-    per_cell_layer += static_cast<double>(wranks.size()) * static_cast<double>(valid_uranks(uranks, w).size());
+  // Layer stacks by dynamic programming over depth: the ranks a layer may take depend on the width of
+  // the layer below (its input size). count[w] = stacks of the current depth whose top layer has width w.
+  auto layer_choices = [&](int in, int w, CellType c) {
+    return static_cast<double>(valid_wranks(wranks, in, gate_count(c) * w).size()) *
+           static_cast<double>(valid_uranks(uranks, w).size());
+  };
+  auto stacks = [&](const std::vector<CellType>& cell_set) {
+    double total = 0;
+    std::vector<double> count(widths.size());
+    for (size_t j = 0; j < widths.size(); ++j) {
+      count[j] = 0;
+      for (CellType c : cell_set) count[j] += layer_choices(input_features, widths[j], c);
+    }
+    for (int L = 1; L <= max_layers; ++L) {
+      if (L >= min_layers)
+        for (double x : count) total += x;
+      std::vector<double> next(widths.size(), 0.0);
+      for (size_t j = 0; j < widths.size(); ++j)
+        for (size_t i = 0; i < widths.size(); ++i)
+          for (CellType c : cell_set) next[j] += count[i] * layer_choices(widths[i], widths[j], c);
+      count = std::move(next);
+    }
+    return total;
+  };
   double layers_total = 0;
-  for (int L = min_layers; L <= max_layers; ++L) {
-    if (same_cell)
-      layers_total += static_cast<double>(cells.size()) * std::pow(per_cell_layer, L);
-    else
-      layers_total += std::pow(static_cast<double>(cells.size()) * per_cell_layer, L);
-  }
+  if (same_cell)
+    for (CellType c : cells) layers_total += stacks({c});
+  else
+    layers_total = stacks(cells);
   double fe = 1;
   if (has_fe(*this)) {
     fe = 0;

@@ -82,6 +82,24 @@ TEST(Cli, DataInspect) {
   EXPECT_EQ(bad.out, "error: /nonexistent/X_TRAIN.ts: cannot open file\n");
 }
 
+TEST(Cli, TargetsAndCost) {
+  const CliRun t = run("targets");
+  ASSERT_EQ(t.code, 0) << t.out;
+  for (const char* name : {"samd21", "stm32f103", "nrf52840", "stm32f746", "nrf5340"})
+    EXPECT_NE(t.out.find(name), std::string::npos) << name;
+  const CliRun c = run("cost --arch 'lstm:20|head=last' --target nrf52840 --features 28 --steps 28 --outputs 10");
+  ASSERT_EQ(c.code, 0) << c.out;
+  EXPECT_NE(c.out.find("3840 MACs/step, 107720 MACs/window"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("(estimated)"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("cell[0]"), std::string::npos) << c.out;
+  const CliRun d = run("cost --arch 'gru:8|head=mean' --data 'sine:T=32,n=100' --target samd21 --quant float32");
+  ASSERT_EQ(d.code, 0) << d.out;
+  EXPECT_NE(d.out.find("1 features x 32 steps -> 4 outputs"), std::string::npos) << d.out;
+  const CliRun bad = run("cost --arch 'gru:8' --target esp32 --features 1 --steps 1 --outputs 2");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("target 'esp32': no such target"), std::string::npos) << bad.out;
+}
+
 TEST(Cli, DivergenceExitsWith3) {
   const CliRun d = run("train --arch 'rnn:8' --data 'adding:T=20,n=200' --lr 1e30 --clip 0 --schedule constant --epochs 2");
   EXPECT_EQ(d.code, 3) << d.out;

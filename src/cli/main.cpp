@@ -2,14 +2,19 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <map>
 
 #include "rnnas/core.h"
 #include "rnnas/data.h"
 #include "rnnas/hw.h"
 #include "rnnas/nn.h"
+#include "rnnas/search.h"
 #include "rnnas/space.h"
+#include "rnnas/study.h"
 
 namespace {
 
@@ -152,6 +157,138 @@ int run_targets() {
   return 0;
 }
 
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_sigint(int) {
+  g_stop.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+struct SearchArgs {
+  rnnas::search::SearchOptions o;
+  std::string objectives = "val_error,flash_bytes";
+  std::string max_flash, max_ram, max_latency, max_energy, time, quant = "int8";
+  bool no_asha = false, quiet = false;
+};
+
+double parse_time_budget(const std::string& s) {
+  return rnnas::search::parse_ms(s) / 1000.0;
+}
+
+int run_search(SearchArgs& a, const CLI::App& cmd) {
+  using namespace rnnas;
+  auto& o = a.o;
+  o.objectives.clear();
+  for (auto part : split(a.objectives, ',')) o.objectives.push_back(search::parse_objective(trim(part)));
+  if (!a.max_flash.empty()) o.constraints.max_flash_bytes = search::parse_bytes(a.max_flash);
+  if (!a.max_ram.empty()) o.constraints.max_ram_bytes = search::parse_bytes(a.max_ram);
+  if (!a.max_latency.empty()) o.constraints.max_latency_ms = search::parse_ms(a.max_latency);
+  if (!a.max_energy.empty()) o.constraints.max_energy_uj = search::parse_uj(a.max_energy);
+  if (!a.time.empty()) o.max_seconds = parse_time_budget(a.time);
+  if (o.resume && cmd.count("--trials") == 0 && cmd.count("--time") == 0) {
+    // Resuming without a new budget: keep the stored one.
+    auto store = open_storage(o.storage);
+    if (const auto s = store->find_study(o.study)) {
+      o.trials = s->settings.value("trials", o.trials);
+      o.max_seconds = s->settings.value("max_seconds", o.max_seconds);
+    }
+  }
+  o.quant = hw::parse_quant(a.quant);
+  o.asha = !a.no_asha;
+  o.stop = &g_stop;
+  std::signal(SIGINT, on_sigint);
+  std::signal(SIGTERM, on_sigint);
+  if (!a.quiet)
+    o.on_progress = [](const search::Progress& p) {
+      fmt::print(stderr, "\r{}\033[K", p.line());
+      std::fflush(stderr);
+    };
+  const search::SearchResult r = search::run_search(o);
+  if (!a.quiet) fmt::print(stderr, "\n");
+  fmt::print("study '{}' in {}: {}\n", o.study, o.storage, r.progress.line());
+  if (r.interrupted) {
+    fmt::print("stopped by the user; continue with: rnnas search --storage {} --study {} --resume\n", o.storage, o.study);
+    return 0;
+  }
+  fmt::print("\nPareto front (ranked on validation; test evaluated once at the end):\n{}",
+             search::pareto_table(r.trials, r.pareto, o.objectives));
+  return 0;
+}
+
+struct ShowArgs {
+  std::string storage, study = "default", csv, json;
+  bool all = false;
+};
+
+int run_show(const ShowArgs& a) {
+  using namespace rnnas;
+  auto store = open_storage(a.storage);
+  const auto info = store->find_study(a.study);
+  if (!info) {
+    std::string names;
+    for (const auto& s : store->list_studies()) names += (names.empty() ? "" : ", ") + s.name;
+    throw Error(fmt::format("{}: no study named '{}' (studies: {})", a.storage, a.study, names.empty() ? "none" : names));
+  }
+  const auto trials = store->trials(info->id);
+  std::vector<search::Objective> objectives;
+  for (const auto& x : info->settings.value("objectives", nlohmann::json::array()))
+    objectives.push_back(search::parse_objective(x.get<std::string>()));
+  if (objectives.empty()) objectives = {search::Objective::val_error, search::Objective::flash_bytes};
+  const auto pareto = search::study_pareto(trials, objectives);
+  fmt::print("study '{}': {}\n", info->name, info->settings.dump());
+  std::map<std::string, int> states;
+  for (const auto& t : trials) ++states[std::string(to_string(t.state))];
+  for (const auto& [k, v] : states) fmt::print("  {} {}\n", k, v);
+  if (a.all) {
+    fmt::print("\n{:>5} {:<9} {:<44} {:>9} {:>9} {:>9}  {}\n", "trial", "state", "arch", "val_error", "flash_B",
+               "ram_B", "reason");
+    for (const auto& t : trials) {
+      auto get = [](const std::map<std::string, double>& m, const char* k) {
+        const auto it = m.find(k);
+        return it == m.end() ? std::string("-") : fmt::format("{:.4g}", it->second);
+      };
+      fmt::print("{:>5} {:<9} {:<44} {:>9} {:>9} {:>9}  {}\n", t.number, to_string(t.state), t.arch.substr(0, 44),
+                 get(t.metrics, "val_error"), get(t.costs, "flash_bytes"), get(t.costs, "ram_bytes"), t.reason);
+    }
+  }
+  fmt::print("\nPareto front:\n{}", search::pareto_table(trials, pareto, objectives));
+  if (!a.csv.empty()) {
+    std::ofstream out(a.csv);
+    if (!out) throw Error(fmt::format("{}: cannot write", a.csv));
+    out << "trial,state,arch,seed,strategy,val_error,test_error,flash_bytes,ram_bytes,latency_ms,energy_uj,epochs,"
+           "wall_seconds,pareto,reason\n";
+    auto num = [](const std::map<std::string, double>& m, const char* k) {
+      const auto it = m.find(k);
+      return it == m.end() ? std::string() : fmt::format("{}", it->second);
+    };
+    auto quote = [](const std::string& x) {
+      std::string q = "\"";
+      for (char c : x) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+      return q + "\"";
+    };
+    for (const auto& t : trials)
+      out << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", t.number, to_string(t.state), quote(t.arch),
+                         t.seed, t.strategy, num(t.metrics, "val_error"), num(t.metrics, "test_error"),
+                         num(t.costs, "flash_bytes"), num(t.costs, "ram_bytes"), num(t.costs, "latency_ms"),
+                         num(t.costs, "energy_uj"), num(t.metrics, "epochs"), t.wall_seconds,
+                         std::find(pareto.begin(), pareto.end(), t.number) != pareto.end() ? 1 : 0, quote(t.reason));
+    fmt::print("wrote {}\n", a.csv);
+  }
+  if (!a.json.empty()) {
+    nlohmann::json j = {{"study", info->name}, {"settings", info->settings}, {"pareto", pareto}};
+    j["trials"] = nlohmann::json::array();
+    for (const auto& t : trials)
+      j["trials"].push_back({{"number", t.number}, {"state", std::string(to_string(t.state))}, {"arch", t.arch},
+                             {"seed", t.seed}, {"strategy", t.strategy}, {"curve", t.curve}, {"metrics", t.metrics},
+                             {"costs", t.costs}, {"reason", t.reason}, {"wall_seconds", t.wall_seconds}});
+    std::ofstream out(a.json);
+    if (!out) throw Error(fmt::format("{}: cannot write", a.json));
+    out << j.dump(2) << "\n";
+    fmt::print("wrote {}\n", a.json);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -189,12 +326,47 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"int8", "float32"}));
   app.add_subcommand("targets", "List the microcontroller targets");
 
+  SearchArgs sa;
+  auto* srch = app.add_subcommand("search", "Hardware-aware multi-objective search (Pareto front)");
+  srch->add_option("--data", sa.o.data, "Dataset spec");
+  srch->add_option("--target", sa.o.target, "Target (rnnas targets)")->capture_default_str();
+  srch->add_option("--space", sa.o.space, "Search space: tiny|default|wide|audio or a JSON file")->capture_default_str();
+  srch->add_option("--strategy", sa.o.strategy, "random | evolution | nsga2")->capture_default_str();
+  srch->add_option("--objectives", sa.objectives, "Comma list: val_error,flash_bytes,ram_bytes,latency_ms,energy_uj")
+      ->capture_default_str();
+  srch->add_option("--max-flash", sa.max_flash, "Flash limit, e.g. 32KiB");
+  srch->add_option("--max-ram", sa.max_ram, "RAM limit, e.g. 8KiB");
+  srch->add_option("--max-latency", sa.max_latency, "Latency limit per window, e.g. 20ms (estimated)");
+  srch->add_option("--max-energy", sa.max_energy, "Energy limit per window, e.g. 50uJ (estimated)");
+  srch->add_option("--trials", sa.o.trials, "Trained candidates (rejected ones do not count)")->capture_default_str();
+  srch->add_option("--time", sa.time, "Wall-time budget, e.g. 30m or 600s");
+  srch->add_option("--jobs", sa.o.jobs, "Candidates trained side by side (0 = all cores)")->capture_default_str();
+  srch->add_option("--seed", sa.o.seed, "Seed of every random choice")->capture_default_str();
+  srch->add_option("--storage", sa.o.storage, "Study file (SQLite) or URL")->capture_default_str();
+  srch->add_option("--study", sa.o.study, "Study name")->capture_default_str();
+  srch->add_flag("--resume", sa.o.resume, "Continue the study (also after a crash or kill -9)");
+  srch->add_option("--epochs", sa.o.train.epochs, "Maximum epochs per candidate")->capture_default_str();
+  srch->add_option("--patience", sa.o.train.patience, "Early-stopping patience per candidate")->capture_default_str();
+  srch->add_flag("--no-asha", sa.no_asha, "Do not stop weak candidates early (successive halving)");
+  srch->add_option("--quant", sa.quant, "int8 | float32 (what the costs assume)")->capture_default_str();
+  srch->add_flag("--quiet", sa.quiet, "No progress line");
+
+  ShowArgs sh;
+  auto* show = app.add_subcommand("show", "Print a study's trials and Pareto front; export CSV/JSON");
+  show->add_option("storage", sh.storage, "Study file or URL")->required();
+  show->add_option("--study", sh.study, "Study name")->capture_default_str();
+  show->add_flag("--all", sh.all, "List every trial");
+  show->add_option("--csv", sh.csv, "Write all trials as CSV");
+  show->add_option("--json", sh.json, "Write the study as JSON");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (app.got_subcommand("train")) return run_train(train_args);
     if (app.got_subcommand("eval")) return run_eval(model_path, eval_data, eval_part);
     if (app.got_subcommand("cost")) return run_cost(cost_args);
     if (app.got_subcommand("targets")) return run_targets();
+    if (app.got_subcommand("search")) return run_search(sa, *srch);
+    if (app.got_subcommand("show")) return run_show(sh);
     if (app.got_subcommand("data")) {
       if (data_spec.empty()) throw rnnas::Error("data: give a spec, as in 'rnnas data inspect adding:T=50'");
       const double t0 = rnnas::now_seconds();

@@ -1,0 +1,126 @@
+// rnnas/search.h — hardware-aware multi-objective search over a SearchSpace, stored in a Study.
+//
+//   rnnas::search::SearchOptions o;
+//   o.data = "uci-har:../shared/data/hapt"; o.target = "nrf52840"; o.storage = "har.db";
+//   o.constraints.max_ram = 8192; o.trials = 100; o.strategy = "nsga2";
+//   rnnas::search::SearchResult r = rnnas::search::run_search(o);   // r.pareto: the front's trial numbers
+//
+// Everything a search decides flows from SearchOptions::seed. With --jobs 1 the same seed gives the same
+// study; with more jobs the order in which trials finish (and so what the strategies see) depends on
+// timing, while every trial's own training stays deterministic.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rnnas/hw.h"
+#include "rnnas/nn.h"
+#include "rnnas/space.h"
+#include "rnnas/study.h"
+
+namespace rnnas::search {
+
+// ---- Objectives (all minimised) and constraints ----
+enum class Objective { val_error, flash_bytes, ram_bytes, latency_ms, energy_uj };
+std::string_view to_string(Objective o);
+Objective parse_objective(std::string_view s);
+// The objective's value of a complete trial (metrics["val_error"] or costs[name]).
+double objective_value(const Trial& t, Objective o);
+
+struct Constraints {
+  double max_flash_bytes = 0, max_ram_bytes = 0, max_latency_ms = 0, max_energy_uj = 0;  // 0 = no limit
+};
+// "8KiB", "32 KiB", "1MiB", "4096", "4kB" -> bytes; "20ms", "1.5 s", "500us" -> ms; "50uJ", "2mJ" -> uJ.
+double parse_bytes(std::string_view s);
+double parse_ms(std::string_view s);
+double parse_uj(std::string_view s);
+// Empty when the cost fits the target and the limits, else why not ("ram_bytes 9216 > 8192").
+std::string violation(const hw::Cost& c, const hw::Target& t, const Constraints& k);
+
+// ---- Pareto utilities (minimisation) ----
+// Indices of the points no other point dominates.
+std::vector<size_t> pareto_front(const std::vector<std::vector<double>>& points);
+// Non-dominated sorting: rank 0 is the front, rank 1 the front of the rest, ...
+std::vector<int> pareto_ranks(const std::vector<std::vector<double>>& points);
+// NSGA-II crowding distance of points of one rank (infinite at the extremes).
+std::vector<double> crowding(const std::vector<std::vector<double>>& points);
+// Exact hypervolume dominated by the points and bounded by `reference` (points beyond it ignored).
+double hypervolume(std::vector<std::vector<double>> points, const std::vector<double>& reference);
+
+// ---- Strategies ----
+struct StrategyContext {
+  const SearchSpace* space = nullptr;
+  std::vector<Objective> objectives;
+};
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual std::string name() const = 0;
+  // The next arch to try, given every trial so far (complete ones carry metrics and costs).
+  virtual Arch ask(const std::vector<Trial>& history, Rng& rng) = 0;
+};
+// "random", "evolution" (aging / regularised evolution, Real et al. 2019, with Pareto-rank tournaments),
+// "nsga2" (Deb et al. 2002: non-dominated sorting, crowding, tournament, crossover + mutation).
+std::unique_ptr<Strategy> make_strategy(const std::string& name, const StrategyContext& ctx);
+std::vector<std::string> strategy_names();
+
+// ---- Multi-fidelity: asynchronous successive halving (ASHA, Li et al. 2020) ----
+// Rungs at epochs min_epochs * eta^k. A trial reaching a rung continues only if its validation error
+// there is in the best 1/eta of all trials that reached that rung (judged once eta trials have).
+struct Asha {
+  int min_epochs = 2;
+  double eta = 3;
+  int max_epochs = 0;  // > 0: no rung at or beyond the last epoch (nothing left to save there)
+  bool should_stop(int epoch, double val_error, int64_t trial, const std::vector<Trial>& history) const;
+};
+
+// ---- The search loop ----
+struct Progress {
+  int trained = 0, complete = 0, pruned = 0, failed = 0, rejected = 0, running = 0;
+  double best_val_error = -1;  // best complete feasible trial, -1 before the first
+  int pareto_size = 0;
+  double elapsed_s = 0, remaining_s = -1;  // -1: unknown
+  std::string line() const;
+};
+
+struct SearchOptions {
+  std::string data;                   // dataset spec
+  std::string target = "nrf52840";
+  std::string space = "default";      // preset or JSON file
+  std::string strategy = "nsga2";
+  std::string storage = "study.db";   // file or URL
+  std::string study = "default";
+  std::vector<Objective> objectives = {Objective::val_error, Objective::flash_bytes};
+  Constraints constraints;
+  hw::Quant quant = hw::Quant::int8;
+  int trials = 30;          // trained candidates (rejected ones do not count)
+  double max_seconds = 0;   // wall-time budget (0 = none)
+  int jobs = 0;             // candidates trained side by side (0 = all cores)
+  uint64_t seed = 1;
+  bool asha = true;
+  bool resume = false;
+  bool evaluate_test = true;  // evaluate the Pareto models once on the test split at the end
+  nn::TrainOptions train;     // epochs, patience, ... (an arch's own lr/wd/batch override)
+  std::atomic<bool>* stop = nullptr;                 // set to stop cleanly (Ctrl-C)
+  std::function<void(const Progress&)> on_progress;  // after every trial event
+};
+
+struct SearchResult {
+  int64_t study = -1;
+  std::vector<Trial> trials;
+  std::vector<int64_t> pareto;  // trial numbers on the front of the objectives (complete, feasible)
+  Progress progress;
+  bool interrupted = false;
+};
+
+SearchResult run_search(const SearchOptions& o);
+// The front as a table: trial, arch, objectives, val and test metrics, costs.
+std::string pareto_table(const std::vector<Trial>& trials, const std::vector<int64_t>& pareto,
+                         const std::vector<Objective>& objectives);
+// Pareto front of the complete trials of a stored study by its objectives.
+std::vector<int64_t> study_pareto(const std::vector<Trial>& trials, const std::vector<Objective>& objectives);
+
+}  // namespace rnnas::search

@@ -1,0 +1,374 @@
+// The search loop: ask a strategy, price the candidate, reject what breaks a limit, train the rest side
+// by side with per-epoch reports (and ASHA), tell the study; at the end the Pareto models meet the test split.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "rnnas/core.h"
+#include "rnnas/data.h"
+#include "rnnas/search.h"
+
+namespace rnnas::search {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kRejected = "rejected by the cost model: ";
+constexpr const char* kInterrupted = "interrupted: ";
+
+bool is_rejected(const Trial& t) { return t.reason.rfind(kRejected, 0) == 0; }
+
+std::string duration(double s) {
+  if (s < 0) return "?";
+  const long t = std::lround(s);
+  return t >= 3600 ? fmt::format("{}h{:02d}m", t / 3600, (t % 3600) / 60) : fmt::format("{}m{:02d}s", t / 60, t % 60);
+}
+
+nlohmann::json settings_of(const SearchOptions& o) {
+  nlohmann::json objectives = nlohmann::json::array();
+  for (Objective x : o.objectives) objectives.push_back(std::string(to_string(x)));
+  return {{"data", o.data},
+          {"target", o.target},
+          {"space", o.space},
+          {"strategy", o.strategy},
+          {"objectives", objectives},
+          {"constraints",
+           {{"max_flash_bytes", o.constraints.max_flash_bytes},
+            {"max_ram_bytes", o.constraints.max_ram_bytes},
+            {"max_latency_ms", o.constraints.max_latency_ms},
+            {"max_energy_uj", o.constraints.max_energy_uj}}},
+          {"quant", std::string(hw::to_string(o.quant))},
+          {"trials", o.trials},
+          {"max_seconds", o.max_seconds},
+          {"seed", o.seed},
+          {"asha", o.asha},
+          {"epochs", o.train.epochs},
+          {"patience", o.train.patience}};
+}
+
+// Settings of a stored study override the options (a resumed study continues as it was begun); the
+// budget (trials, max_seconds) is taken from the options so that a resume can extend it.
+void apply_settings(const nlohmann::json& s, SearchOptions& o) {
+  try {
+    o.data = s.at("data").get<std::string>();
+    o.target = s.at("target").get<std::string>();
+    o.space = s.at("space").get<std::string>();
+    o.strategy = s.at("strategy").get<std::string>();
+    o.objectives.clear();
+    for (const auto& x : s.at("objectives")) o.objectives.push_back(parse_objective(x.get<std::string>()));
+    const auto& c = s.at("constraints");
+    o.constraints = {c.at("max_flash_bytes").get<double>(), c.at("max_ram_bytes").get<double>(),
+                     c.at("max_latency_ms").get<double>(), c.at("max_energy_uj").get<double>()};
+    o.quant = hw::parse_quant(s.at("quant").get<std::string>());
+    o.seed = s.at("seed").get<uint64_t>();
+    o.asha = s.at("asha").get<bool>();
+    o.train.epochs = s.at("epochs").get<int>();
+    o.train.patience = s.at("patience").get<int>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("study settings are incomplete or damaged ({})", e.what()));
+  }
+}
+
+}  // namespace
+
+std::string Progress::line() const {
+  return fmt::format("trials {} (complete {}, pruned {}, failed {}, rejected {}, running {}) | best val_error {} | "
+                     "pareto {} | {} elapsed, {} left",
+                     trained, complete, pruned, failed, rejected, running,
+                     best_val_error < 0 ? std::string("-") : fmt::format("{:.4f}", best_val_error), pareto_size,
+                     duration(elapsed_s), remaining_s < 0 ? std::string("?") : duration(remaining_s));
+}
+
+SearchResult run_search(const SearchOptions& o_in) {
+  SearchOptions o = o_in;
+  auto store = open_storage(o.storage);
+  int64_t sid = -1;
+  if (o.resume) {
+    const auto s = store->find_study(o.study);
+    if (!s) throw Error(fmt::format("{}: no study named '{}' to resume", store->location(), o.study));
+    sid = s->id;
+    apply_settings(s->settings, o);
+  } else {
+    if (o.data.empty()) throw Error("search: no dataset (--data)");
+    if (store->find_study(o.study))
+      throw Error(fmt::format("{}: a study named '{}' exists already (add --resume to continue it, or choose "
+                              "another --study)", store->location(), o.study));
+  }
+  if (o.objectives.empty() || o.objectives[0] != Objective::val_error)
+    throw Error("search: the first objective must be val_error");
+  if (o.trials < 1 && o.max_seconds <= 0) throw Error("search: give a budget (--trials and/or --time)");
+
+  const Dataset base = load_dataset(o.data);
+  const hw::Target target = hw::load_target(o.target);
+  SearchSpace space = SearchSpace::load(o.space);
+  space.input_features = base.num_features;
+  if (!space.fe_win_ms.empty() && !base.audio)
+    throw Error(fmt::format("search: space '{}' chooses audio front ends, but {} is not an audio dataset", o.space,
+                            base.name));
+  if (!o.resume) sid = store->create_study(o.study, settings_of(o));
+  const hw::InputShape shape = hw::shape_of(base);
+  auto strategy = make_strategy(o.strategy, {&space, o.objectives});
+  Asha asha;
+  asha.max_epochs = o.train.epochs;
+  const std::string models_dir =
+      (fs::path(store->location()).parent_path() / (fs::path(store->location()).filename().string() + ".models") /
+       o.study).string();
+  fs::create_directories(models_dir);
+
+  // A previous process that died (or was stopped) left running trials: they failed; offer them again.
+  for (const auto& t : store->fail_stale(sid, 0, std::string(kInterrupted) + "the search process ended first")) {
+    Trial w;
+    w.arch = t.arch;
+    w.seed = t.seed;
+    w.strategy = t.strategy;
+    store->add_trial(sid, w, TrialState::waiting);
+  }
+
+  // Datasets per front-end choice (audio searches), loaded once each.
+  std::mutex data_mu;
+  std::map<std::string, std::shared_ptr<const Dataset>> datasets;
+  datasets[o.data] = std::make_shared<const Dataset>(base);
+  auto dataset_for = [&](const Arch& a) {
+    const std::string spec = with_front_end(o.data, a.fe);
+    std::lock_guard lock(data_mu);
+    auto& d = datasets[spec];
+    if (!d) d = std::make_shared<const Dataset>(load_dataset(spec));
+    return d;
+  };
+
+  std::mutex mu;  // serialises asking, budget accounting and progress
+  Progress prog;
+  std::set<std::string> seen;  // archs already tried (trained or rejected)
+  for (const auto& t : store->trials(sid)) {
+    seen.insert(t.arch);
+    if (is_rejected(t)) ++prog.rejected;
+    else if (t.state == TrialState::complete) ++prog.complete;
+    else if (t.state == TrialState::pruned) ++prog.pruned;
+    else if (t.state == TrialState::failed && t.reason.rfind(kInterrupted, 0) != 0) ++prog.failed;
+  }
+  prog.trained = prog.complete + prog.pruned + prog.failed;
+  const double t0 = now_seconds();
+  bool out_of_ideas = false;
+  auto refresh = [&] {  // under mu
+    prog.elapsed_s = now_seconds() - t0;
+    const auto all = store->trials(sid);
+    double best = -1;
+    for (const auto& t : all)
+      if (t.state == TrialState::complete) {
+        const double v = objective_value(t, Objective::val_error);
+        if (best < 0 || v < best) best = v;
+      }
+    prog.best_val_error = best;
+    prog.pareto_size = static_cast<int>(study_pareto(all, o.objectives).size());
+    const double per = prog.trained > 0 ? prog.elapsed_s / std::max(1, prog.trained - prog.running) : -1;
+    double left = o.trials > 0 && per > 0 ? per * std::max(0, o.trials - prog.trained) / std::max(1, o.jobs) : -1;
+    if (o.max_seconds > 0) left = left < 0 ? o.max_seconds - prog.elapsed_s : std::min(left, o.max_seconds - prog.elapsed_s);
+    prog.remaining_s = left < 0 && o.max_seconds <= 0 ? -1 : std::max(0.0, left);
+    if (o.on_progress) o.on_progress(prog);
+  };
+  auto stopping = [&] { return o.stop && o.stop->load(); };
+  const unsigned jobs = o.jobs > 0 ? static_cast<unsigned>(o.jobs) : std::max(1u, std::thread::hardware_concurrency());
+  o.jobs = static_cast<int>(jobs);
+
+  auto worker = [&](unsigned w) {
+    const std::string name = fmt::format("{}:{}", "local", w);
+    for (;;) {
+      Arch arch;
+      hw::Cost cost;
+      int64_t number = -1;
+      uint64_t seed = 0;
+      {
+        std::lock_guard lock(mu);
+        if (stopping() || out_of_ideas) return;
+        if (o.trials > 0 && prog.trained >= o.trials) return;
+        if (o.max_seconds > 0 && now_seconds() - t0 >= o.max_seconds) return;
+        if (auto claimed = store->claim_waiting(sid, name)) {
+          number = claimed->number;
+          seed = claimed->seed;
+          arch = Arch::parse(claimed->arch);
+          cost = hw::estimate(arch, target, shape, o.quant);
+        } else {
+          int attempts = 0;
+          for (; attempts < 2000; ++attempts) {
+            const auto history = store->trials(sid);
+            Rng rng = Rng(o.seed).fork(static_cast<uint64_t>(history.size()) * 4099 + static_cast<uint64_t>(attempts));
+            arch = strategy->ask(history, rng);
+            const std::string key = arch.to_string();
+            if (seen.count(key)) continue;
+            seen.insert(key);
+            cost = hw::estimate(arch, target, shape, o.quant);
+            const std::string why = violation(cost, target, o.constraints);
+            Trial t;
+            t.arch = key;
+            t.seed = o.seed * 1000003ULL + static_cast<uint64_t>(history.size());
+            t.strategy = strategy->name();
+            const std::map<std::string, double> costs = {
+                {"flash_bytes", static_cast<double>(cost.flash_bytes)}, {"ram_bytes", static_cast<double>(cost.ram_bytes)},
+                {"latency_ms", cost.latency_ms}, {"energy_uj", cost.energy_uj}, {"macs", static_cast<double>(cost.macs)}};
+            if (!why.empty()) {
+              const int64_t n = store->add_trial(sid, t, TrialState::running);
+              store->finish(sid, n, TrialState::pruned, {}, costs, kRejected + why, 0);
+              ++prog.rejected;
+              continue;
+            }
+            seed = t.seed;
+            number = store->add_trial(sid, t, TrialState::running);
+            break;
+          }
+          if (number < 0) {
+            out_of_ideas = true;
+            return;
+          }
+        }
+        ++prog.trained;
+        ++prog.running;
+        refresh();
+      }
+      // Train (outside the lock).
+      nn::TrainOptions topt = o.train;
+      topt.seed = seed;
+      bool pruned = false, interrupted = false;
+      std::string prune_reason;
+      topt.on_epoch = [&](const nn::EpochReport& r) {
+        const double err = r.val.error();
+        store->report(sid, number, r.epoch, std::isfinite(err) ? err : 1e300);
+        if (stopping()) {
+          interrupted = true;
+          return false;
+        }
+        if (o.asha && asha.should_stop(r.epoch, err, number, store->trials(sid))) {
+          pruned = true;
+          prune_reason = fmt::format("ASHA: val_error {:.4f} at epoch {} not in the best 1/{} of its rung", err, r.epoch,
+                                     asha.eta);
+          return false;
+        }
+        return true;
+      };
+      const double tstart = now_seconds();
+      std::map<std::string, double> metrics;
+      const std::map<std::string, double> costs = {
+          {"flash_bytes", static_cast<double>(cost.flash_bytes)}, {"ram_bytes", static_cast<double>(cost.ram_bytes)},
+          {"ram_window_bytes", static_cast<double>(cost.ram_window_bytes)}, {"latency_ms", cost.latency_ms},
+          {"step_latency_ms", cost.step_latency_ms}, {"energy_uj", cost.energy_uj},
+          {"macs", static_cast<double>(cost.macs)}, {"params", static_cast<double>(cost.params)}};
+      TrialState state = TrialState::complete;
+      std::string reason;
+      try {
+        const auto data = dataset_for(arch);
+        nn::TrainResult r = nn::train(arch, *data, topt);
+        metrics["val_error"] = r.best_val.error();
+        metrics["epochs"] = static_cast<double>(r.curve.size());
+        metrics["best_epoch"] = r.best_epoch;
+        if (data->task == TaskKind::classification) {
+          metrics["val_accuracy"] = r.best_val.accuracy;
+          metrics["val_macro_f1"] = r.best_val.macro_f1;
+        } else {
+          metrics["val_rmse"] = r.best_val.rmse;
+          metrics["val_mae"] = r.best_val.mae;
+        }
+        if (interrupted) {
+          state = TrialState::failed;
+          reason = std::string(kInterrupted) + "stopped by the user";
+        } else if (pruned) {
+          state = TrialState::pruned;
+          reason = prune_reason;
+        } else if (r.status == nn::TrainStatus::diverged) {
+          state = TrialState::failed;
+          reason = "diverged: " + r.reason;
+        } else if (r.best_epoch > 0) {
+          r.model.save(fmt::format("{}/trial-{}.json", models_dir, number));
+        }
+      } catch (const Error& e) {
+        state = TrialState::failed;
+        reason = e.what();
+      }
+      store->finish(sid, number, state, metrics, costs, reason, now_seconds() - tstart);
+      if (interrupted) {  // offered again on --resume
+        Trial again;
+        again.arch = arch.to_string();
+        again.seed = seed;
+        again.strategy = strategy->name();
+        store->add_trial(sid, again, TrialState::waiting);
+      }
+      std::lock_guard lock(mu);
+      --prog.running;
+      if (interrupted) --prog.trained;
+      else if (state == TrialState::complete) ++prog.complete;
+      else if (state == TrialState::pruned) ++prog.pruned;
+      else ++prog.failed;
+      refresh();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned w = 0; w < jobs; ++w) pool.emplace_back(worker, w);
+  for (auto& th : pool) th.join();
+
+  SearchResult res;
+  res.study = sid;
+  res.interrupted = stopping();
+  auto all = store->trials(sid);
+  res.pareto = study_pareto(all, o.objectives);
+  if (o.evaluate_test && !res.interrupted) {
+    for (int64_t n : res.pareto) {
+      const Trial& t = all[static_cast<size_t>(n)];
+      if (t.metrics.count("test_error")) continue;
+      const std::string path = fmt::format("{}/trial-{}.json", models_dir, n);
+      if (!fs::exists(path)) continue;
+      nn::Model m = nn::Model::load(path);
+      const auto data = dataset_for(Arch::parse(t.arch));
+      if (data->test.empty()) continue;
+      const nn::Metrics tm = m.evaluate(data->test);
+      store->set_attr(sid, n, "test_error", tm.error());
+      if (data->task == TaskKind::classification) {
+        store->set_attr(sid, n, "test_accuracy", tm.accuracy);
+      } else {
+        store->set_attr(sid, n, "test_rmse", tm.rmse);
+        if (!tm.score_name.empty()) store->set_attr(sid, n, "test_" + tm.score_name, tm.score);
+      }
+    }
+    all = store->trials(sid);
+  }
+  {
+    std::lock_guard lock(mu);
+    refresh();
+    res.progress = prog;
+  }
+  if (out_of_ideas && prog.trained < o.trials)
+    res.progress.remaining_s = 0;
+  res.trials = std::move(all);
+  return res;
+}
+
+std::string pareto_table(const std::vector<Trial>& trials, const std::vector<int64_t>& pareto,
+                         const std::vector<Objective>& objectives) {
+  std::string s = fmt::format("{:>5}  {:<44} {:>9} {:>10} {:>9} {:>9} {:>11} {:>11}  {}\n", "trial", "arch",
+                              "val_error", "test_error", "flash_B", "ram_B", "latency_ms*", "energy_uJ*", "strategy");
+  std::vector<const Trial*> rows;
+  for (int64_t n : pareto)
+    for (const auto& t : trials)
+      if (t.number == n) rows.push_back(&t);
+  std::sort(rows.begin(), rows.end(), [](const Trial* a, const Trial* b) {
+    return objective_value(*a, Objective::val_error) < objective_value(*b, Objective::val_error);
+  });
+  auto get = [](const std::map<std::string, double>& m, const char* k) {
+    const auto it = m.find(k);
+    return it == m.end() ? std::string("-") : fmt::format("{:.4g}", it->second);
+  };
+  for (const Trial* t : rows) {
+    std::string arch = t->arch.size() > 44 ? t->arch.substr(0, 41) + "..." : t->arch;
+    s += fmt::format("{:>5}  {:<44} {:>9} {:>10} {:>9} {:>9} {:>11} {:>11}  {}\n", t->number, arch,
+                     get(t->metrics, "val_error"), get(t->metrics, "test_error"), get(t->costs, "flash_bytes"),
+                     get(t->costs, "ram_bytes"), get(t->costs, "latency_ms"), get(t->costs, "energy_uj"), t->strategy);
+  }
+  std::string names;
+  for (Objective o : objectives) names += (names.empty() ? "" : ", ") + std::string(to_string(o));
+  s += fmt::format("(front of {}; * estimated from the target's uncalibrated cycle table)\n", names);
+  return s;
+}
+
+}  // namespace rnnas::search

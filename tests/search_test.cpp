@@ -1,0 +1,234 @@
+// Pareto utilities, ASHA, units, strategies, the search loop, and crash safety (kill -9, resume).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "rnnas/core.h"
+#include "rnnas/search.h"
+#include "test_util.h"
+
+namespace rnnas::search {
+namespace {
+namespace fs = std::filesystem;
+using test_util::error_of;
+
+TEST(Pareto, FrontRanksCrowdingAndHypervolume) {
+  const std::vector<std::vector<double>> p = {{1, 5}, {2, 2}, {5, 1}, {3, 3}, {2, 2}, {6, 6}};
+  EXPECT_EQ(pareto_front(p), (std::vector<size_t>{0, 1, 2}));  // the duplicate (2, 2) counted once
+  EXPECT_EQ(pareto_ranks(p), (std::vector<int>{0, 0, 0, 1, 0, 2}));
+  const auto cd = crowding({{1, 5}, {2, 2}, {5, 1}});
+  EXPECT_TRUE(std::isinf(cd[0]) && std::isinf(cd[2]));
+  EXPECT_NEAR(cd[1], (5.0 - 1) / 4 + (5.0 - 1) / 4, 1e-12);
+  // 2-D: staircase of (1,5), (2,2), (5,1) under reference (6, 6): 1*5... computed by slices.
+  EXPECT_NEAR(hypervolume({{1, 5}, {2, 2}, {5, 1}}, {6, 6}), 5 * 1 + 4 * 3 + 1 * 1, 1e-12);
+  // 3-D: one point is a box; two disjoint-ish boxes by inclusion-exclusion.
+  EXPECT_NEAR(hypervolume({{1, 1, 1}}, {2, 3, 4}), 1 * 2 * 3, 1e-12);
+  EXPECT_NEAR(hypervolume({{0, 1, 1}, {1, 0, 1}}, {2, 2, 2}), 2 + 2 - 1, 1e-12);
+  EXPECT_EQ(hypervolume({{7, 7}}, {6, 6}), 0.0);
+}
+
+TEST(Units, BytesTimeAndEnergy) {
+  EXPECT_EQ(parse_bytes("8KiB"), 8192);
+  EXPECT_EQ(parse_bytes("32 KiB"), 32768);
+  EXPECT_EQ(parse_bytes("1MiB"), 1048576);
+  EXPECT_EQ(parse_bytes("4096"), 4096);
+  EXPECT_EQ(parse_ms("20ms"), 20);
+  EXPECT_EQ(parse_ms("1.5s"), 1500);
+  EXPECT_EQ(parse_uj("2mJ"), 2000);
+  EXPECT_EQ(error_of([] { parse_bytes("8 parsecs"); }),
+            "size '8 parsecs': unknown unit 'parsecs' (expected (none), b, kib, kb, k, mib, mb, m)");
+  EXPECT_EQ(error_of([] { parse_objective("accuracy"); }),
+            "objective 'accuracy': expected val_error, flash_bytes, ram_bytes, latency_ms or energy_uj");
+}
+
+TEST(Asha, StopsOnlyWeakTrialsAtRungs) {
+  Asha a;  // rungs at 2, 6, 18
+  a.max_epochs = 30;
+  std::vector<Trial> h(6);
+  for (int i = 0; i < 6; ++i) {
+    h[i].number = i;
+    h[i].curve = {0.9, 0.1 * (i + 1), 0.05 * (i + 1)};  // error at epoch 2: 0.1 .. 0.6
+  }
+  EXPECT_FALSE(a.should_stop(1, 0.99, 100, h));   // not a rung
+  EXPECT_FALSE(a.should_stop(2, 0.15, 100, h));   // 2nd best of 7 -> kept (best 7/3 = 2)
+  EXPECT_TRUE(a.should_stop(2, 0.35, 100, h));    // 4th of 7 -> stopped
+  EXPECT_FALSE(a.should_stop(2, 0.35, 100, {}));  // nobody to compare with yet
+  a.max_epochs = 2;
+  EXPECT_FALSE(a.should_stop(2, 0.35, 100, h));   // the last epoch is never a rung
+}
+
+TEST(Strategies, ProposeArchsInsideTheSpace) {
+  SearchSpace s = SearchSpace::preset("tiny");
+  s.input_features = 3;
+  std::vector<Trial> history;
+  Rng rng(1);
+  for (int i = 0; i < 40; ++i) {
+    Trial t;
+    t.number = i;
+    t.state = TrialState::complete;
+    t.arch = s.sample(rng).to_string();
+    t.metrics["val_error"] = rng.uniform();
+    t.costs["flash_bytes"] = rng.uniform(1000, 9000);
+    history.push_back(t);
+  }
+  for (const auto& name : strategy_names()) {
+    auto st = make_strategy(name, {&s, {Objective::val_error, Objective::flash_bytes}});
+    EXPECT_EQ(st->name(), name);
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(s.contains(st->ask(history, rng))) << name;
+  }
+  EXPECT_EQ(error_of([&] { make_strategy("annealing", {&s, {}}); }),
+            "strategy 'annealing': expected random, evolution or nsga2");
+}
+
+std::string temp_db(const std::string& name) {
+  const std::string p = (fs::path(::testing::TempDir()) / ("rnnas_search_" + name + ".db")).string();
+  for (const char* ext : {"", "-wal", "-shm"}) fs::remove(p + ext);
+  fs::remove_all(p + ".models");
+  return p;
+}
+
+SearchOptions small_search(const std::string& db) {
+  SearchOptions o;
+  o.data = "sine:classes=3,T=24,n=300";
+  o.target = "samd21";
+  o.space = "tiny";
+  o.storage = db;
+  o.study = "s";
+  o.trials = 8;
+  o.jobs = 1;
+  o.train.epochs = 3;
+  o.constraints.max_ram_bytes = 600;
+  return o;
+}
+
+TEST(Search, RecordsTrialsRejectsInfeasibleAndRepeatsWithTheSameSeed) {
+  const std::string a = temp_db("a"), b = temp_db("b");
+  const SearchResult ra = run_search(small_search(a));
+  const SearchResult rb = run_search(small_search(b));
+  EXPECT_EQ(ra.progress.trained, 8);
+  EXPECT_GT(ra.progress.rejected, 0);  // RAM <= 600 B rejects the wider candidates
+  ASSERT_EQ(ra.trials.size(), rb.trials.size());
+  for (size_t i = 0; i < ra.trials.size(); ++i) {
+    EXPECT_EQ(ra.trials[i].arch, rb.trials[i].arch);
+    EXPECT_EQ(ra.trials[i].curve, rb.trials[i].curve);
+    EXPECT_EQ(ra.trials[i].state, rb.trials[i].state);
+    if (ra.trials[i].reason.rfind("rejected", 0) == 0) {
+      EXPECT_GT(ra.trials[i].costs.at("ram_bytes"), 600);
+    } else if (ra.trials[i].state == TrialState::complete) {
+      EXPECT_LE(ra.trials[i].costs.at("ram_bytes"), 600);
+      EXPECT_EQ(ra.trials[i].curve.size(), static_cast<size_t>(ra.trials[i].metrics.at("epochs")));
+    }
+  }
+  ASSERT_FALSE(ra.pareto.empty());
+  for (int64_t n : ra.pareto) EXPECT_TRUE(ra.trials[static_cast<size_t>(n)].metrics.count("test_error"));
+  EXPECT_NE(pareto_table(ra.trials, ra.pareto, {Objective::val_error, Objective::flash_bytes}).find("val_error"),
+            std::string::npos);
+  // The study exists now: a second run without --resume is refused; with it the budget can grow.
+  EXPECT_NE(error_of([&] { run_search(small_search(a)); }).find("exists already (add --resume"), std::string::npos);
+  SearchOptions more = small_search(a);
+  more.resume = true;
+  more.trials = 10;
+  EXPECT_EQ(run_search(more).progress.trained, 10);
+}
+
+int integrity_ok(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 0;
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr);
+  int ok = sqlite3_step(st) == SQLITE_ROW && std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok";
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return ok;
+}
+
+// Kills a search process with SIGKILL while it trains, resumes it, and checks that nothing completed was
+// lost or changed, the file is intact, the interrupted candidate was retried and the budget was met.
+TEST(Search, SurvivesKillDashNineAndResumes) {
+  const std::string db = temp_db("kill");
+  const std::string args = fmt::format(
+      "search --data 'adding:T=60,n=3000' --target nrf52840 --space tiny --trials 8 --jobs 1 --epochs 4 "
+      "--no-asha --storage {} --study k --quiet",
+      db);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // exec: the shell becomes rnnas, so `pid` is the search process itself.
+    execl("/bin/sh", "sh", "-c", ("exec " + std::string(RNNAS_BINARY) + " " + args + " > /dev/null 2>&1").c_str(),
+          nullptr);
+    _exit(127);
+  }
+  // Wait until two trials are complete and a third is running, then kill -9.
+  std::vector<Trial> before;
+  bool killed = false;
+  for (int i = 0; i < 600 && !killed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!fs::exists(db)) continue;
+    try {
+      auto s = open_sqlite(db);
+      const auto st = s->find_study("k");
+      if (!st) continue;
+      const auto trials = s->trials(st->id);
+      int complete = 0, running = 0;
+      for (const auto& t : trials) {
+        complete += t.state == TrialState::complete;
+        running += t.state == TrialState::running && !t.curve.empty();
+      }
+      if (complete >= 2 && running >= 1) {
+        kill(pid, SIGKILL);
+        killed = true;
+      }
+    } catch (const Error&) {
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(killed) << "the search never had two complete trials and one running";
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ASSERT_TRUE(integrity_ok(db));
+  {
+    auto s = open_sqlite(db);
+    before = s->trials(s->find_study("k")->id);
+  }
+  const int rc = std::system((std::string(RNNAS_BINARY) + " search --storage " + db + " --study k --resume --quiet > /dev/null 2>&1").c_str());
+  ASSERT_EQ(WEXITSTATUS(rc), 0);
+  ASSERT_TRUE(integrity_ok(db));
+  auto s = open_sqlite(db);
+  const auto after = s->trials(s->find_study("k")->id);
+  int trained = 0;
+  for (const auto& t : after)
+    trained += (t.state == TrialState::complete || t.state == TrialState::pruned ||
+                (t.state == TrialState::failed && t.reason.rfind("interrupted", 0) != 0)) &&
+               t.reason.rfind("rejected", 0) != 0;
+  EXPECT_EQ(trained, 8);
+  int interrupted = 0;
+  for (const auto& b : before) {
+    const Trial& a = after[static_cast<size_t>(b.number)];
+    if (b.state == TrialState::complete) {
+      EXPECT_EQ(a.state, TrialState::complete);
+      EXPECT_EQ(a.curve, b.curve);
+      EXPECT_EQ(a.metrics.at("val_error"), b.metrics.at("val_error"));
+    }
+    if (b.state == TrialState::running) {
+      ++interrupted;
+      EXPECT_EQ(a.state, TrialState::failed);
+      EXPECT_EQ(a.reason.rfind("interrupted", 0), 0u);
+      // Its candidate was offered again and trained to completion.
+      bool retried = false;
+      for (const auto& t : after)
+        retried = retried || (t.number > b.number && t.arch == b.arch && t.state == TrialState::complete);
+      EXPECT_TRUE(retried) << b.arch;
+    }
+  }
+  EXPECT_EQ(interrupted, 1);
+}
+
+}  // namespace
+}  // namespace rnnas::search

@@ -41,6 +41,8 @@ TEST(Units, BytesTimeAndEnergy) {
   EXPECT_EQ(parse_bytes("4096"), 4096);
   EXPECT_EQ(parse_ms("20ms"), 20);
   EXPECT_EQ(parse_ms("1.5s"), 1500);
+  EXPECT_EQ(parse_ms("30m"), 1800000);
+  EXPECT_EQ(parse_ms("2h"), 7200000);
   EXPECT_EQ(parse_uj("2mJ"), 2000);
   EXPECT_EQ(error_of([] { parse_bytes("8 parsecs"); }),
             "size '8 parsecs': unknown unit 'parsecs' (expected (none), b, kib, kb, k, mib, mb, m)");

@@ -74,6 +74,7 @@ struct Asha {
   int min_epochs = 2;
   double eta = 3;
   int max_epochs = 0;  // > 0: no rung at or beyond the last epoch (nothing left to save there)
+  bool is_rung(int epoch) const;
   bool should_stop(int epoch, double val_error, int64_t trial, const std::vector<Trial>& history) const;
 };
 

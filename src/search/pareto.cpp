@@ -74,7 +74,8 @@ double parse_bytes(std::string_view s) {
                         "size");
 }
 double parse_ms(std::string_view s) {
-  return parse_quantity(s, {{"ms", 1}, {"s", 1000}, {"us", 1e-3}, {"", 1}}, "time");
+  return parse_quantity(s, {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000}, {"us", 1e-3}, {"", 1}},
+                        "time");
 }
 double parse_uj(std::string_view s) {
   return parse_quantity(s, {{"uj", 1}, {"mj", 1000}, {"j", 1e6}, {"nj", 1e-3}, {"", 1}}, "energy");

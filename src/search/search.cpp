@@ -241,7 +241,7 @@ SearchResult run_search(const SearchOptions& o_in) {
           interrupted = true;
           return false;
         }
-        if (o.asha && asha.should_stop(r.epoch, err, number, store->trials(sid))) {
+        if (o.asha && asha.is_rung(r.epoch) && asha.should_stop(r.epoch, err, number, store->trials(sid))) {
           pruned = true;
           prune_reason = fmt::format("ASHA: val_error {:.4f} at epoch {} not in the best 1/{} of its rung", err, r.epoch,
                                      asha.eta);

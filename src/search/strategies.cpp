@@ -120,12 +120,15 @@ std::unique_ptr<Strategy> make_strategy(const std::string& name, const StrategyC
   throw Error(fmt::format("strategy '{}': expected random, evolution or nsga2", name));
 }
 
-bool Asha::should_stop(int epoch, double val_error, int64_t trial, const std::vector<Trial>& history) const {
+bool Asha::is_rung(int epoch) const {
   if (max_epochs > 0 && epoch >= max_epochs) return false;
-  // Is `epoch` a rung?
   double rung = min_epochs;
   while (rung < epoch - 1e-9) rung *= eta;
-  if (std::abs(rung - epoch) > 1e-9) return false;
+  return std::abs(rung - epoch) <= 1e-9;
+}
+
+bool Asha::should_stop(int epoch, double val_error, int64_t trial, const std::vector<Trial>& history) const {
+  if (!is_rung(epoch)) return false;
   std::vector<double> at_rung;
   for (const auto& t : history)
     if (t.number != trial && static_cast<int>(t.curve.size()) >= epoch) at_rung.push_back(t.curve[epoch - 1]);

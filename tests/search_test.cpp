@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <thread>
 
@@ -230,6 +232,81 @@ TEST(Search, SurvivesKillDashNineAndResumes) {
     }
   }
   EXPECT_EQ(interrupted, 1);
+}
+
+// Ctrl-C (SIGINT) stops cleanly: exit code 0, the running trial re-queued, and `--resume` finishes the budget;
+// `rnnas show` then prints the front and exports CSV and JSON.
+TEST(Search, CtrlCStopsCleanlyAndShowExports) {
+  const std::string db = temp_db("sigint");
+  const std::string args = fmt::format(
+      "search --data 'adding:T=60,n=3000' --target nrf52840 --space tiny --trials 5 --jobs 1 --epochs 4 --no-asha "
+      "--storage {} --study c --quiet",
+      db);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + std::string(RNNAS_BINARY) + " " + args + " > /dev/null 2>&1").c_str(),
+          nullptr);
+    _exit(127);
+  }
+  bool sent = false;
+  for (int i = 0; i < 600 && !sent; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    try {
+      if (!fs::exists(db)) continue;
+      auto s = open_sqlite(db);
+      const auto st = s->find_study("c");
+      if (!st) continue;
+      for (const auto& t : s->trials(st->id))
+        if (t.state == TrialState::running && !t.curve.empty()) sent = true;
+    } catch (const Error&) {
+    }
+    if (sent) kill(pid, SIGINT);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(sent);
+  ASSERT_TRUE(WIFEXITED(status)) << "rnnas did not exit by itself after SIGINT";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  {
+    auto s = open_sqlite(db);
+    const auto trials = s->trials(s->find_study("c")->id);
+    int running = 0, waiting = 0;
+    for (const auto& t : trials) {
+      running += t.state == TrialState::running;
+      waiting += t.state == TrialState::waiting;
+    }
+    EXPECT_EQ(running, 0);
+    EXPECT_EQ(waiting, 1);  // the interrupted candidate, offered again
+  }
+  const int rc = std::system((std::string(RNNAS_BINARY) + " search --storage " + db +
+                              " --study c --resume --quiet > /dev/null 2>&1").c_str());
+  ASSERT_EQ(WEXITSTATUS(rc), 0);
+  const std::string csv = db + ".csv", json = db + ".json";
+  const int rs = std::system(
+      (std::string(RNNAS_BINARY) + " show " + db + " --study c --all --csv " + csv + " --json " + json + " > " + db +
+       ".show.txt 2>&1")
+          .c_str());
+  ASSERT_EQ(WEXITSTATUS(rs), 0);
+  std::ifstream in(csv);
+  std::string header, line;
+  std::getline(in, header);
+  EXPECT_EQ(header.rfind("trial,state,arch,seed,strategy,val_error,test_error,flash_bytes", 0), 0u);
+  int rows = 0, complete = 0;
+  while (std::getline(in, line)) {
+    ++rows;
+    complete += line.find(",complete,") != std::string::npos;
+  }
+  EXPECT_EQ(complete, 5);
+  EXPECT_GE(rows, 6);
+  std::ifstream js(json);
+  const auto j = nlohmann::json::parse(js);
+  EXPECT_EQ(j["study"], "c");
+  EXPECT_FALSE(j["pareto"].empty());
+  std::ifstream txt(db + ".show.txt");
+  const std::string shown((std::istreambuf_iterator<char>(txt)), std::istreambuf_iterator<char>());
+  EXPECT_NE(shown.find("Pareto front"), std::string::npos);
+  EXPECT_NE(shown.find("interrupted: stopped by the user"), std::string::npos);
 }
 
 }  // namespace

@@ -23,6 +23,14 @@ constexpr const char* kInterrupted = "interrupted: ";
 
 bool is_rejected(const Trial& t) { return t.reason.rfind(kRejected, 0) == 0; }
 
+// The costs stored with a trial.
+std::map<std::string, double> cost_map(const hw::Cost& c) {
+  return {{"flash_bytes", static_cast<double>(c.flash_bytes)},   {"ram_bytes", static_cast<double>(c.ram_bytes)},
+          {"ram_window_bytes", static_cast<double>(c.ram_window_bytes)}, {"latency_ms", c.latency_ms},
+          {"step_latency_ms", c.step_latency_ms},                  {"energy_uj", c.energy_uj},
+          {"macs", static_cast<double>(c.macs)},                   {"params", static_cast<double>(c.params)}};
+}
+
 std::string duration(double s) {
   if (s < 0) return "?";
   const long t = std::lround(s);
@@ -187,11 +195,20 @@ SearchResult run_search(const SearchOptions& o_in) {
         if (stopping() || out_of_ideas) return;
         if (o.trials > 0 && prog.trained >= o.trials) return;
         if (o.max_seconds > 0 && now_seconds() - t0 >= o.max_seconds) return;
-        if (auto claimed = store->claim_waiting(sid, name)) {
-          number = claimed->number;
-          seed = claimed->seed;
+        std::optional<Trial> claimed;
+        while ((claimed = store->claim_waiting(sid, name))) {
+          // A candidate offered again (after a crash) is priced again: it may never have been feasible
+          // (a crash between recording a rejection's two steps) or the limits may differ on resume.
           arch = Arch::parse(claimed->arch);
           cost = hw::estimate(arch, target, shape, o.quant);
+          const std::string why = violation(cost, target, o.constraints);
+          if (why.empty()) break;
+          store->finish(sid, claimed->number, TrialState::pruned, {}, cost_map(cost), kRejected + why, 0);
+          ++prog.rejected;
+        }
+        if (claimed) {
+          number = claimed->number;
+          seed = claimed->seed;
         } else {
           int attempts = 0;
           for (; attempts < 2000; ++attempts) {
@@ -207,12 +224,9 @@ SearchResult run_search(const SearchOptions& o_in) {
             t.arch = key;
             t.seed = o.seed * 1000003ULL + static_cast<uint64_t>(history.size());
             t.strategy = strategy->name();
-            const std::map<std::string, double> costs = {
-                {"flash_bytes", static_cast<double>(cost.flash_bytes)}, {"ram_bytes", static_cast<double>(cost.ram_bytes)},
-                {"latency_ms", cost.latency_ms}, {"energy_uj", cost.energy_uj}, {"macs", static_cast<double>(cost.macs)}};
             if (!why.empty()) {
               const int64_t n = store->add_trial(sid, t, TrialState::running);
-              store->finish(sid, n, TrialState::pruned, {}, costs, kRejected + why, 0);
+              store->finish(sid, n, TrialState::pruned, {}, cost_map(cost), kRejected + why, 0);
               ++prog.rejected;
               continue;
             }
@@ -251,11 +265,7 @@ SearchResult run_search(const SearchOptions& o_in) {
       };
       const double tstart = now_seconds();
       std::map<std::string, double> metrics;
-      const std::map<std::string, double> costs = {
-          {"flash_bytes", static_cast<double>(cost.flash_bytes)}, {"ram_bytes", static_cast<double>(cost.ram_bytes)},
-          {"ram_window_bytes", static_cast<double>(cost.ram_window_bytes)}, {"latency_ms", cost.latency_ms},
-          {"step_latency_ms", cost.step_latency_ms}, {"energy_uj", cost.energy_uj},
-          {"macs", static_cast<double>(cost.macs)}, {"params", static_cast<double>(cost.params)}};
+      const std::map<std::string, double> costs = cost_map(cost);
       TrialState state = TrialState::complete;
       std::string reason;
       try {

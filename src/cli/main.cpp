@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <unistd.h>
 
 #include "rnnas/core.h"
 #include "rnnas/data.h"
@@ -198,13 +199,21 @@ int run_search(SearchArgs& a, const CLI::App& cmd) {
   o.stop = &g_stop;
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);
+  // A terminal gets one live line; a log file a line every 10 seconds.
+  const bool tty = isatty(fileno(stderr)) != 0;
+  double last = -1e9;
   if (!a.quiet)
-    o.on_progress = [](const search::Progress& p) {
-      fmt::print(stderr, "\r{}\033[K", p.line());
+    o.on_progress = [tty, &last](const search::Progress& p) {
+      if (tty) {
+        fmt::print(stderr, "\r{}\033[K", p.line());
+      } else if (p.elapsed_s - last >= 10) {
+        last = p.elapsed_s;
+        fmt::print(stderr, "{}\n", p.line());
+      }
       std::fflush(stderr);
     };
   const search::SearchResult r = search::run_search(o);
-  if (!a.quiet) fmt::print(stderr, "\n");
+  if (!a.quiet && tty) fmt::print(stderr, "\n");
   fmt::print("study '{}' in {}: {}\n", o.study, o.storage, r.progress.line());
   if (r.interrupted) {
     fmt::print("stopped by the user; continue with: rnnas search --storage {} --study {} --resume\n", o.storage, o.study);

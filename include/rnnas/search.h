@@ -102,6 +102,8 @@ struct SearchOptions {
   int jobs = 0;             // candidates trained side by side (0 = all cores)
   uint64_t seed = 1;
   bool asha = true;
+  int asha_min_epochs = 2;  // first rung
+  double asha_eta = 3;      // rung spacing and keep fraction 1/eta
   bool resume = false;
   bool evaluate_test = true;  // evaluate the Pareto models once on the test split at the end
   nn::TrainOptions train;     // epochs, patience, ... (an arch's own lr/wd/batch override)

@@ -357,6 +357,8 @@ int main(int argc, char** argv) {
   srch->add_option("--epochs", sa.o.train.epochs, "Maximum epochs per candidate")->capture_default_str();
   srch->add_option("--patience", sa.o.train.patience, "Early-stopping patience per candidate")->capture_default_str();
   srch->add_flag("--no-asha", sa.no_asha, "Do not stop weak candidates early (successive halving)");
+  srch->add_option("--asha-min-epochs", sa.o.asha_min_epochs, "First ASHA rung (epochs)")->capture_default_str();
+  srch->add_option("--asha-eta", sa.o.asha_eta, "ASHA rung spacing; keeps the best 1/eta")->capture_default_str();
   srch->add_option("--quant", sa.quant, "int8 | float32 (what the costs assume)")->capture_default_str();
   srch->add_flag("--quiet", sa.quiet, "No progress line");
 

@@ -55,6 +55,8 @@ nlohmann::json settings_of(const SearchOptions& o) {
           {"max_seconds", o.max_seconds},
           {"seed", o.seed},
           {"asha", o.asha},
+          {"asha_min_epochs", o.asha_min_epochs},
+          {"asha_eta", o.asha_eta},
           {"epochs", o.train.epochs},
           {"patience", o.train.patience}};
 }
@@ -75,6 +77,8 @@ void apply_settings(const nlohmann::json& s, SearchOptions& o) {
     o.quant = hw::parse_quant(s.at("quant").get<std::string>());
     o.seed = s.at("seed").get<uint64_t>();
     o.asha = s.at("asha").get<bool>();
+    o.asha_min_epochs = s.value("asha_min_epochs", 2);
+    o.asha_eta = s.value("asha_eta", 3.0);
     o.train.epochs = s.at("epochs").get<int>();
     o.train.patience = s.at("patience").get<int>();
   } catch (const nlohmann::json::exception& e) {
@@ -122,7 +126,11 @@ SearchResult run_search(const SearchOptions& o_in) {
   const hw::InputShape shape = hw::shape_of(base);
   auto strategy = make_strategy(o.strategy, {&space, o.objectives});
   Asha asha;
+  asha.min_epochs = o.asha_min_epochs;
+  asha.eta = o.asha_eta;
   asha.max_epochs = o.train.epochs;
+  if (asha.min_epochs < 1 || !(asha.eta > 1))
+    throw Error(fmt::format("search: ASHA needs min epochs >= 1 and eta > 1 (got {}, {})", asha.min_epochs, asha.eta));
   const std::string models_dir =
       (fs::path(store->location()).parent_path() / (fs::path(store->location()).filename().string() + ".models") /
        o.study).string();

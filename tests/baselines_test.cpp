@@ -8,17 +8,13 @@
 #include "rnnas/data.h"
 #include "rnnas/nn.h"
 #include "rnnas/space.h"
+#include "test_util.h"
 
 namespace rnnas {
 namespace {
 namespace fs = std::filesystem;
 
-// The shared recordings: $RNNAS_DATA_DIR, else ../shared/data next to the source tree.
-std::string shared(const std::string& sub) {
-  const char* env = std::getenv("RNNAS_DATA_DIR");
-  const fs::path base = env && *env ? fs::path(env) : fs::path(RNNAS_SOURCE_DIR) / ".." / "shared" / "data";
-  return (base / sub).lexically_normal().string();
-}
+std::string shared(const std::string& sub) { return test_util::shared_data(sub); }
 
 nn::TrainResult train_spec(const std::string& arch, const std::string& data, int epochs, double lr, int patience = 10) {
   nn::TrainOptions o;

@@ -16,12 +16,7 @@ namespace rnnas {
 namespace {
 namespace fs = std::filesystem;
 
-// The shared recordings: $RNNAS_DATA_DIR, else ../shared/data next to the source tree.
-std::string shared(const std::string& sub) {
-  const char* env = std::getenv("RNNAS_DATA_DIR");
-  const fs::path base = env && *env ? fs::path(env) : fs::path(RNNAS_SOURCE_DIR) / ".." / "shared" / "data";
-  return (base / sub).lexically_normal().string();
-}
+std::string shared(const std::string& sub) { return test_util::shared_data(sub); }
 
 #define NEED_SHARED(sub)                                                                     \
   if (!fs::exists(shared(sub))) GTEST_SKIP() << shared(sub) << " is absent: preset not tested"

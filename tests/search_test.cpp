@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <filesystem>
@@ -153,6 +155,32 @@ int integrity_ok(const std::string& path) {
   return ok;
 }
 
+// Starts `rnnas <args>` as a child process (the shell execs rnnas, so the pid is rnnas itself).
+pid_t spawn_rnnas(const std::string& args) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + std::string(RNNAS_BINARY) + " " + args + " > /dev/null 2>&1").c_str(),
+          nullptr);
+    _exit(127);
+  }
+  return pid;
+}
+
+// Polls the study until `ready(trials)` holds (up to 30 s); false on time-out.
+bool wait_for(const std::string& db, const std::string& study, const std::function<bool(const std::vector<Trial>&)>& ready) {
+  for (int i = 0; i < 600; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!fs::exists(db)) continue;
+    try {
+      auto s = open_sqlite(db);
+      const auto st = s->find_study(study);
+      if (st && ready(s->trials(st->id))) return true;
+    } catch (const Error&) {
+    }
+  }
+  return false;
+}
+
 // Kills a search process with SIGKILL while it trains, resumes it, and checks that nothing completed was
 // lost or changed, the file is intact, the interrupted candidate was retried and the budget was met.
 TEST(Search, SurvivesKillDashNineAndResumes) {
@@ -161,37 +189,19 @@ TEST(Search, SurvivesKillDashNineAndResumes) {
       "search --data 'adding:T=60,n=3000' --target nrf52840 --space tiny --trials 8 --jobs 1 --epochs 4 "
       "--no-asha --storage {} --study k --quiet",
       db);
-  const pid_t pid = fork();
+  const pid_t pid = spawn_rnnas(args);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    // exec: the shell becomes rnnas, so `pid` is the search process itself.
-    execl("/bin/sh", "sh", "-c", ("exec " + std::string(RNNAS_BINARY) + " " + args + " > /dev/null 2>&1").c_str(),
-          nullptr);
-    _exit(127);
-  }
   // Wait until two trials are complete and a third is running, then kill -9.
   std::vector<Trial> before;
-  bool killed = false;
-  for (int i = 0; i < 600 && !killed; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (!fs::exists(db)) continue;
-    try {
-      auto s = open_sqlite(db);
-      const auto st = s->find_study("k");
-      if (!st) continue;
-      const auto trials = s->trials(st->id);
-      int complete = 0, running = 0;
-      for (const auto& t : trials) {
-        complete += t.state == TrialState::complete;
-        running += t.state == TrialState::running && !t.curve.empty();
-      }
-      if (complete >= 2 && running >= 1) {
-        kill(pid, SIGKILL);
-        killed = true;
-      }
-    } catch (const Error&) {
+  const bool killed = wait_for(db, "k", [](const std::vector<Trial>& trials) {
+    int complete = 0, running = 0;
+    for (const auto& t : trials) {
+      complete += t.state == TrialState::complete;
+      running += t.state == TrialState::running && !t.curve.empty();
     }
-  }
+    return complete >= 2 && running >= 1;
+  });
+  if (killed) kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(killed) << "the search never had two complete trials and one running";
@@ -242,27 +252,13 @@ TEST(Search, CtrlCStopsCleanlyAndShowExports) {
       "search --data 'adding:T=60,n=3000' --target nrf52840 --space tiny --trials 5 --jobs 1 --epochs 4 --no-asha "
       "--storage {} --study c --quiet",
       db);
-  const pid_t pid = fork();
+  const pid_t pid = spawn_rnnas(args);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + std::string(RNNAS_BINARY) + " " + args + " > /dev/null 2>&1").c_str(),
-          nullptr);
-    _exit(127);
-  }
-  bool sent = false;
-  for (int i = 0; i < 600 && !sent; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    try {
-      if (!fs::exists(db)) continue;
-      auto s = open_sqlite(db);
-      const auto st = s->find_study("c");
-      if (!st) continue;
-      for (const auto& t : s->trials(st->id))
-        if (t.state == TrialState::running && !t.curve.empty()) sent = true;
-    } catch (const Error&) {
-    }
-    if (sent) kill(pid, SIGINT);
-  }
+  const bool sent = wait_for(db, "c", [](const std::vector<Trial>& trials) {
+    return std::any_of(trials.begin(), trials.end(),
+                       [](const Trial& t) { return t.state == TrialState::running && !t.curve.empty(); });
+  });
+  if (sent) kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(sent);

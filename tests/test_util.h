@@ -1,6 +1,8 @@
 // Helpers shared by the test suites.
 #pragma once
 
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <string>
 
@@ -16,6 +18,14 @@ inline std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return "no error";
+}
+
+// A folder of the shared recordings: $RNNAS_DATA_DIR/<sub>, else ../shared/data/<sub> next to the source.
+inline std::string shared_data(const std::string& sub) {
+  namespace fs = std::filesystem;
+  const char* env = std::getenv("RNNAS_DATA_DIR");
+  const fs::path base = env && *env ? fs::path(env) : fs::path(RNNAS_SOURCE_DIR) / ".." / "shared" / "data";
+  return (base / sub).lexically_normal().string();
 }
 
 }  // namespace rnnas::test_util

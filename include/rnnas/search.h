@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -120,6 +121,8 @@ struct SearchResult {
 };
 
 SearchResult run_search(const SearchOptions& o);
+// A trial's figure for tables: metrics[key] or costs[key] to 4 significant digits, "-" when absent.
+std::string figure(const std::map<std::string, double>& m, const char* key);
 // The front as a table: trial, arch, objectives, val and test metrics, costs.
 std::string pareto_table(const std::vector<Trial>& trials, const std::vector<int64_t>& pareto,
                          const std::vector<Objective>& objectives);

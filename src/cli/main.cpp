@@ -252,10 +252,7 @@ int run_show(const ShowArgs& a) {
     fmt::print("\n{:>5} {:<9} {:<44} {:>9} {:>9} {:>9}  {}\n", "trial", "state", "arch", "val_error", "flash_B",
                "ram_B", "reason");
     for (const auto& t : trials) {
-      auto get = [](const std::map<std::string, double>& m, const char* k) {
-        const auto it = m.find(k);
-        return it == m.end() ? std::string("-") : fmt::format("{:.4g}", it->second);
-      };
+      const auto get = search::figure;
       fmt::print("{:>5} {:<9} {:<44} {:>9} {:>9} {:>9}  {}\n", t.number, to_string(t.state), t.arch.substr(0, 44),
                  get(t.metrics, "val_error"), get(t.costs, "flash_bytes"), get(t.costs, "ram_bytes"), t.reason);
     }

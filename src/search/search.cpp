@@ -219,8 +219,9 @@ SearchResult run_search(const SearchOptions& o_in) {
           seed = claimed->seed;
         } else {
           int attempts = 0;
+          // One read of the history; rejections made here are appended to it rather than read back.
+          auto history = store->trials(sid);
           for (; attempts < 2000; ++attempts) {
-            const auto history = store->trials(sid);
             Rng rng = Rng(o.seed).fork(static_cast<uint64_t>(history.size()) * 4099 + static_cast<uint64_t>(attempts));
             arch = strategy->ask(history, rng);
             const std::string key = arch.to_string();
@@ -233,8 +234,12 @@ SearchResult run_search(const SearchOptions& o_in) {
             t.seed = o.seed * 1000003ULL + static_cast<uint64_t>(history.size());
             t.strategy = strategy->name();
             if (!why.empty()) {
-              const int64_t n = store->add_trial(sid, t, TrialState::running);
-              store->finish(sid, n, TrialState::pruned, {}, cost_map(cost), kRejected + why, 0);
+              t.number = store->add_trial(sid, t, TrialState::running);
+              t.state = TrialState::pruned;
+              t.costs = cost_map(cost);
+              t.reason = kRejected + why;
+              store->finish(sid, t.number, t.state, {}, t.costs, t.reason, 0);
+              history.push_back(std::move(t));
               ++prog.rejected;
               continue;
             }
@@ -362,6 +367,11 @@ SearchResult run_search(const SearchOptions& o_in) {
   return res;
 }
 
+std::string figure(const std::map<std::string, double>& m, const char* key) {
+  const auto it = m.find(key);
+  return it == m.end() ? std::string("-") : fmt::format("{:.4g}", it->second);
+}
+
 std::string pareto_table(const std::vector<Trial>& trials, const std::vector<int64_t>& pareto,
                          const std::vector<Objective>& objectives) {
   std::string s = fmt::format("{:>5}  {:<44} {:>9} {:>10} {:>9} {:>9} {:>11} {:>11}  {}\n", "trial", "arch",
@@ -373,10 +383,7 @@ std::string pareto_table(const std::vector<Trial>& trials, const std::vector<int
   std::sort(rows.begin(), rows.end(), [](const Trial* a, const Trial* b) {
     return objective_value(*a, Objective::val_error) < objective_value(*b, Objective::val_error);
   });
-  auto get = [](const std::map<std::string, double>& m, const char* k) {
-    const auto it = m.find(k);
-    return it == m.end() ? std::string("-") : fmt::format("{:.4g}", it->second);
-  };
+  const auto get = figure;
   for (const Trial* t : rows) {
     std::string arch = t->arch.size() > 44 ? t->arch.substr(0, 41) + "..." : t->arch;
     s += fmt::format("{:>5}  {:<44} {:>9} {:>10} {:>9} {:>9} {:>11} {:>11}  {}\n", t->number, arch,

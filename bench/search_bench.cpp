@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   CLI::App app{"rnnas search-strategy benchmark"};
   std::string data = "motion:difficulty=0.6,subjects=12,per_subject=40,T=64";
   std::string target = "samd21", space = "tiny", dir = "out/search-bench";
-  int trials = 40, seeds = 3, epochs = 6, jobs = 2;
+  int trials = 40, seeds = 3, epochs = 6, jobs = 2, asha_min_epochs = 2;
+  bool no_asha = false;
   double max_flash = 16384;
   app.add_option("--data", data, "Task")->capture_default_str();
   app.add_option("--target", target, "Target")->capture_default_str();
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
   app.add_option("--seeds", seeds, "Seeds 1..N")->capture_default_str();
   app.add_option("--epochs", epochs, "Epochs per candidate")->capture_default_str();
   app.add_option("--jobs", jobs, "Candidates trained side by side")->capture_default_str();
+  app.add_option("--asha-min-epochs", asha_min_epochs, "First ASHA rung")->capture_default_str();
+  app.add_flag("--no-asha", no_asha, "Train every candidate to the end");
   app.add_option("--max-flash", max_flash, "Flash limit in bytes (also the hypervolume reference)")->capture_default_str();
   app.add_option("--dir", dir, "Where the study files go")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -55,6 +58,8 @@ int main(int argc, char** argv) {
       o.train.epochs = epochs;
       o.constraints.max_flash_bytes = max_flash;
       o.evaluate_test = false;
+      o.asha = !no_asha;
+      o.asha_min_epochs = asha_min_epochs;
       const double t0 = now_seconds();
       const search::SearchResult r = search::run_search(o);
       const double hv = hv_of(r);

@@ -196,6 +196,7 @@ struct Model {
   Network<float> net;
   std::map<std::string, double> info;  // free-form figures stored with the model (e.g. test_accuracy)
   std::string score;                   // the dataset's extra score ("phm08"), computed by evaluate
+  std::string data;                    // the dataset spec it was trained on (when known), for export
 
   // Metrics on a raw (unnormalised) part of a dataset with the same features.
   Metrics evaluate(const Split& raw, int batch_size = 256);

@@ -121,6 +121,8 @@ struct SearchResult {
 };
 
 SearchResult run_search(const SearchOptions& o);
+// Where a search saves the float model of a complete trial: <study file>.models/<study>/trial-N.json.
+std::string trial_model_path(const std::string& storage_location, const std::string& study, int64_t trial);
 // A trial's figure for tables: metrics[key] or costs[key] to 4 significant digits, "-" when absent.
 std::string figure(const std::map<std::string, double>& m, const char* key);
 // The front as a table: trial, arch, objectives, val and test metrics, costs.

@@ -13,6 +13,7 @@
 #include "rnnas/data.h"
 #include "rnnas/hw.h"
 #include "rnnas/nn.h"
+#include "rnnas/quant.h"
 #include "rnnas/search.h"
 #include "rnnas/space.h"
 #include "rnnas/study.h"
@@ -88,6 +89,7 @@ int run_train(TrainArgs& a) {
     };
   }
   nn::TrainResult r = nn::train(arch, ds, o);
+  r.model.data = with_front_end(a.data, arch.fe);
   const double sps = r.seconds > 0 ? static_cast<double>(r.samples) / r.seconds : 0;
   fmt::print("status {}{}\n", nn::to_string(r.status), r.reason.empty() ? "" : " (" + r.reason + ")");
   if (r.best_epoch > 0) fmt::print("best epoch {}  val {}\n", r.best_epoch, r.best_val.to_string());
@@ -221,6 +223,43 @@ int run_search(SearchArgs& a, const CLI::App& cmd) {
   }
   fmt::print("\nPareto front (ranked on validation; test evaluated once at the end):\n{}",
              search::pareto_table(r.trials, r.pareto, o.objectives));
+  return 0;
+}
+
+struct ExportArgs {
+  std::string model, storage = "study.db", study = "default", data, format = "c", out, prefix = "model";
+  int64_t trial = -1;
+};
+
+int run_export(const ExportArgs& a) {
+  using namespace rnnas;
+  std::string path = a.model, source = a.model;
+  if (path.empty()) {
+    if (a.trial < 0) throw Error("export: give --model FILE, or --study NAME --trial N (with --storage)");
+    auto store = open_storage(a.storage);
+    if (!store->find_study(a.study)) throw Error(fmt::format("{}: no study named '{}'", a.storage, a.study));
+    path = search::trial_model_path(store->location(), a.study, a.trial);
+    source = fmt::format("study '{}' trial {} ({})", a.study, a.trial, a.storage);
+    if (!std::ifstream(path))
+      throw Error(fmt::format("export: {} has no saved model (only complete trials have one; looked for {})", source, path));
+  }
+  nn::Model m = nn::Model::load(path);
+  const std::string spec = a.data.empty() ? m.data : a.data;
+  if (spec.empty())
+    throw Error(fmt::format("export: {} does not record its dataset; give --data SPEC (the training part calibrates "
+                            "the int8 ranges)", path));
+  const Dataset ds = load_dataset(spec);
+  if (ds.num_features != m.input_dim || ds.output_dim() != m.output_dim || ds.task != m.task)
+    throw Error(fmt::format("export: the model takes {} features and gives {} outputs; '{}' has {} and {}",
+                            m.input_dim, m.output_dim, spec, ds.num_features, ds.output_dim()));
+  const quant::QModel q = quant::quantize(m, ds.train);
+  for (const auto& [name, part] : {std::pair<const char*, const Split*>{"val", &ds.val}, {"test", &ds.test}}) {
+    if (part->empty()) continue;
+    fmt::print("{:<5} float {}\n      int8  {}\n", name, m.evaluate(*part).to_string(), q.evaluate(*part).to_string());
+  }
+  quant::export_c(q, {a.out, a.prefix, source});
+  fmt::print("wrote {0}/{1}.h, {1}.c, {1}.json, README.md and the runtime: weights {2} B, arena {3} B\n", a.out,
+             a.prefix, q.weight_bytes(), q.plan.arena_bytes);
   return 0;
 }
 
@@ -359,6 +398,17 @@ int main(int argc, char** argv) {
   srch->add_option("--quant", sa.quant, "int8 | float32 (what the costs assume)")->capture_default_str();
   srch->add_flag("--quiet", sa.quiet, "No progress line");
 
+  ExportArgs ex;
+  auto* exp = app.add_subcommand("export", "Quantise a trained model to int8 and write C code for a microcontroller");
+  exp->add_option("--model", ex.model, "Model file (rnnas train --save, or a study's trial-N.json)");
+  exp->add_option("--storage", ex.storage, "Study file or URL (with --study and --trial)")->capture_default_str();
+  exp->add_option("--study", ex.study, "Study name")->capture_default_str();
+  exp->add_option("--trial", ex.trial, "Trial number of the study");
+  exp->add_option("--data", ex.data, "Dataset spec (default: the one the model records)");
+  exp->add_option("--format", ex.format, "Output format")->capture_default_str()->check(CLI::IsMember({"c"}));
+  exp->add_option("-o,--out", ex.out, "Output directory")->required();
+  exp->add_option("--prefix", ex.prefix, "File and symbol prefix")->capture_default_str();
+
   ShowArgs sh;
   auto* show = app.add_subcommand("show", "Print a study's trials and Pareto front; export CSV/JSON");
   show->add_option("storage", sh.storage, "Study file or URL")->required();
@@ -375,6 +425,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("targets")) return run_targets();
     if (app.got_subcommand("search")) return run_search(sa, *srch);
     if (app.got_subcommand("show")) return run_show(sh);
+    if (app.got_subcommand("export")) return run_export(ex);
     if (app.got_subcommand("data")) {
       if (data_spec.empty()) throw rnnas::Error("data: give a spec, as in 'rnnas data inspect adding:T=50'");
       const double t0 = rnnas::now_seconds();

@@ -15,7 +15,7 @@ namespace rnnas::hw {
 namespace {
 
 constexpr long kQparamBytesPerRow = 5;  // int32 multiplier + int8 shift per output row
-constexpr long kLutBytes = 256;         // one int8 -> int8 activation table
+constexpr long kTanhTableBytes = 514;   // runtime/rnnas_nn.c: int16 tanh on [0, 8] in 257 steps (sigmoid uses it too)
 constexpr long kDescriptorBase = 64, kDescriptorPerLayer = 48;
 
 long align4(long n) { return (n + 3) & ~3L; }
@@ -31,6 +31,8 @@ long bias_count(CellType c, long H) {
   }
   return H;
 }
+// Learned scalars of a cell (FastRNN alpha, beta; FastGRNN zeta, nu), counted in bias_count.
+long cell_scalars(CellType c) { return c == CellType::fastrnn || c == CellType::fastgrnn ? 2 : 0; }
 // Activations (sigmoid/tanh) and other elementwise operations per hidden unit and step.
 int acts_per_unit(CellType c) {
   switch (c) {
@@ -163,10 +165,10 @@ MemoryPlan plan_memory(std::vector<Buffer> buffers) {
 
 std::vector<Buffer> inference_buffers(const Arch& a, const InputShape& in_raw, Quant q, Mode mode) {
   const InputShape in = shape_for(a, in_raw);
-  const long E = q == Quant::int8 ? 1 : 4;       // bytes of an activation / state element
-  const long C = q == Quant::int8 ? 2 : 4;       // bytes of an LSTM cell-state element (int16 in int8 models)
+  const bool i8 = q == Quant::int8;
+  const long E = i8 ? 1 : 4;  // bytes of an activation element
   const int L = static_cast<int>(a.layers.size());
-  const int end = L + 2;                          // phases: 0 input, 1..L layers, L+1 head, L+2 output
+  const int end = L + 2;      // phases: 0 input, 1..L layers, L+1 head, L+2 output
   std::vector<Buffer> b;
   b.reserve(static_cast<size_t>(4 * L + 8));
   const long F = in.features;
@@ -187,19 +189,23 @@ std::vector<Buffer> inference_buffers(const Arch& a, const InputShape& in_raw, Q
   } else {
     b.push_back({"window", -1, static_cast<long>(in.steps) * F * E, 0, end});
   }
+  // int8: exactly the buffers of runtime/rnnas_nn.h (offsets: rnnas_layer_s8, rnnas_model_s8).
   for (int i = 0; i < L; ++i) {
     const auto& l = a.layers[static_cast<size_t>(i)];
     const long H = l.width, rows = gate_count(l.cell) * H;
-    b.push_back({"state", i, H * E, 0, end});
-    if (l.cell == CellType::lstm) b.push_back({"cell", i, H * C, 0, end});
+    b.push_back({"state", i, i8 ? 3 * H : 4 * H, 0, end});  // int8: int16 h and its int8 copy
+    if (l.cell == CellType::lstm) b.push_back({"cell", i, i8 ? 2 * H : 4 * H, 0, end});
     // Gate pre-activations (int32 or float); GRU keeps U_n h separate for r * (U_n h + b_hn).
     b.push_back({"gates", i, 4 * (rows + (l.cell == CellType::gru ? H : 0)), i + 1, i + 1});
     const long r = std::max(l.wrank, l.urank);
-    if (r > 0) b.push_back({"lowrank", i, 4 * r, i + 1, i + 1});
+    if (r > 0) b.push_back({"lowrank", i, r * E, i + 1, i + 1});
   }
   const long Hl = a.layers.back().width;
-  if (a.head == HeadType::mean) b.push_back({"mean", -1, 4 * Hl, 0, end});
-  if (a.dense > 0) b.push_back({"dense", -1, 4 * a.dense + a.dense * E, L + 1, L + 2});
+  if (a.head == HeadType::mean) {
+    b.push_back({"mean", -1, 4 * Hl, 0, end});
+    b.push_back({"pooled", -1, Hl * E, L + 1, L + 2});
+  }
+  if (a.dense > 0) b.push_back({"dense", -1, a.dense * E, L + 1, L + 2});
   b.push_back({"output", -1, 4L * in.outputs, L + 2, L + 2});
   return b;
 }
@@ -237,8 +243,9 @@ Cost estimate(const Arch& a, const Target& t, const InputShape& in_raw, Quant q,
     const Product w = product(rows, in_dim, l.wrank), u = product(rows, H, l.urank);
     const long biases = bias_count(l.cell, H);
     const long params = w.elems + u.elems + biases;
-    const long weight_bytes = align4(w.elems * wbytes) + align4(u.elems * wbytes);
-    const long bias_bytes = 4 * biases;
+    // int8: one const array per matrix, exactly its elements (what `rnnas export` writes).
+    const long weight_bytes = w.elems * wbytes + u.elems * wbytes;
+    const long bias_bytes = 4 * (biases - cell_scalars(l.cell));  // the cell scalars live in the descriptor
     const long qparam_bytes = i8 ? kQparamBytesPerRow * (w.out_rows + u.out_rows) : 0;
     const long macs = w.macs + u.macs;
     const double cycles = mac * static_cast<double>(macs) + (cy.row + requant) * static_cast<double>(w.out_rows + u.out_rows) +
@@ -264,7 +271,7 @@ Cost estimate(const Arch& a, const Target& t, const InputShape& in_raw, Quant q,
   const long head_weights = (a.dense > 0 ? a.dense * Hl : 0) + O * head_in;
   const long head_biases = (a.dense > 0 ? a.dense : 0) + O;
   const long head_rows = (a.dense > 0 ? a.dense : 0) + O;
-  const long head_weight_bytes = (a.dense > 0 ? align4(a.dense * Hl * wbytes) : 0) + align4(O * head_in * wbytes);
+  const long head_weight_bytes = (a.dense > 0 ? a.dense * Hl * wbytes : 0) + O * head_in * wbytes;
   const long head_qparams = i8 ? kQparamBytesPerRow * head_rows : 0;
   c.params += head_weights + head_biases;
   c.flash_weights += head_weight_bytes;
@@ -278,7 +285,7 @@ Cost estimate(const Arch& a, const Target& t, const InputShape& in_raw, Quant q,
                         0, head_cycles});
   // Input normalisation (folded into an int32 multiplier and offset per feature, or float mean and 1/std).
   c.flash_qparams += 8L * in.features;
-  c.flash_tables = i8 ? kLutBytes * (1 + (sigmoid ? 1 : 0)) : 0;
+  c.flash_tables = i8 ? kTanhTableBytes : 0;
   c.flash_descriptor = kDescriptorBase + kDescriptorPerLayer * static_cast<long>(a.layers.size());
 
   // Code: the kernels this model uses.

@@ -50,13 +50,14 @@ void Model::save(const std::string& path) const {
                {"class_weights", loss.class_weights}};
   j["info"] = info;
   if (!score.empty()) j["score"] = score;
+  if (!data.empty()) j["data"] = data;
   json params = json::array();
   for (const auto* p : net.params()) {
-    std::vector<float> data;
-    data.reserve(static_cast<size_t>(p->value.size()));
+    std::vector<float> values;
+    values.reserve(static_cast<size_t>(p->value.size()));
     for (long r = 0; r < p->value.rows(); ++r)
-      for (long c = 0; c < p->value.cols(); ++c) data.push_back(p->value(r, c));
-    params.push_back({{"name", p->name}, {"shape", {p->value.rows(), p->value.cols()}}, {"data", data}});
+      for (long c = 0; c < p->value.cols(); ++c) values.push_back(p->value(r, c));
+    params.push_back({{"name", p->name}, {"shape", {p->value.rows(), p->value.cols()}}, {"data", values}});
   }
   j["params"] = params;
   const std::string tmp = path + ".tmp";
@@ -114,6 +115,7 @@ Model Model::load(const std::string& path) {
     m.score = get<std::string>(j, "score", path);
     if (m.score != "phm08") throw Error(fmt::format("{}: unknown score '{}' (expected phm08)", path, m.score));
   }
+  if (j.contains("data")) m.data = get<std::string>(j, "data", path);
   m.net = Network<float>(m.arch, m.input_dim, m.output_dim);
   const json& pj = field(j, "params", path);
   auto params = m.net.params();

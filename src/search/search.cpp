@@ -131,9 +131,7 @@ SearchResult run_search(const SearchOptions& o_in) {
   asha.max_epochs = o.train.epochs;
   if (asha.min_epochs < 1 || !(asha.eta > 1))
     throw Error(fmt::format("search: ASHA needs min epochs >= 1 and eta > 1 (got {}, {})", asha.min_epochs, asha.eta));
-  const std::string models_dir =
-      (fs::path(store->location()).parent_path() / (fs::path(store->location()).filename().string() + ".models") /
-       o.study).string();
+  const std::string models_dir = fs::path(trial_model_path(store->location(), o.study, 0)).parent_path().string();
   fs::create_directories(models_dir);
 
   // A previous process that died (or was stopped) left running trials: they failed; offer them again.
@@ -304,6 +302,7 @@ SearchResult run_search(const SearchOptions& o_in) {
           state = TrialState::failed;
           reason = "diverged: " + r.reason;
         } else if (r.best_epoch > 0) {
+          r.model.data = with_front_end(o.data, arch.fe);
           r.model.save(fmt::format("{}/trial-{}.json", models_dir, number));
         }
       } catch (const Error& e) {
@@ -365,6 +364,12 @@ SearchResult run_search(const SearchOptions& o_in) {
     res.progress.remaining_s = 0;
   res.trials = std::move(all);
   return res;
+}
+
+std::string trial_model_path(const std::string& storage_location, const std::string& study, int64_t trial) {
+  const fs::path loc(storage_location);
+  return (loc.parent_path() / (loc.filename().string() + ".models") / study / fmt::format("trial-{}.json", trial))
+      .string();
 }
 
 std::string figure(const std::map<std::string, double>& m, const char* key) {

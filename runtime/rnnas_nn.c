@@ -1,0 +1,322 @@
+/* rnnas_nn.c - int8 inference kernels and the model runner. See rnnas_nn.h and docs/quantization.md. */
+#include "rnnas_nn.h"
+
+#include <string.h>
+
+/* Right shifts of negative numbers must be arithmetic (GCC and Clang guarantee it). */
+typedef char rnnas_arithmetic_shift_check[((-8 >> 1) == -4) ? 1 : -1];
+
+/* round(32767 * tanh(k / 32)) for k = 0 .. 256 (tests/quant_test.cpp recomputes it). */
+static const int16_t kTanhQ15[257] = {
+  0, 1024, 2045, 3063, 4075, 5079, 6073, 7056, 8025, 8980, 9919, 10840,
+  11742, 12625, 13486, 14325, 15142, 15936, 16706, 17451, 18173, 18869, 19541, 20189,
+  20812, 21411, 21986, 22537, 23065, 23570, 24053, 24515, 24955, 25375, 25775, 26156,
+  26518, 26863, 27190, 27501, 27796, 28075, 28340, 28592, 28829, 29054, 29267, 29469,
+  29659, 29839, 30009, 30169, 30321, 30464, 30599, 30726, 30846, 30959, 31066, 31166,
+  31261, 31350, 31435, 31514, 31588, 31658, 31725, 31787, 31845, 31900, 31952, 32001,
+  32047, 32090, 32131, 32169, 32205, 32239, 32270, 32300, 32328, 32355, 32380, 32403,
+  32425, 32446, 32465, 32483, 32500, 32516, 32531, 32546, 32559, 32572, 32583, 32595,
+  32605, 32615, 32624, 32633, 32641, 32648, 32656, 32662, 32669, 32675, 32680, 32685,
+  32690, 32695, 32699, 32703, 32707, 32711, 32714, 32717, 32720, 32723, 32726, 32728,
+  32731, 32733, 32735, 32737, 32739, 32740, 32742, 32744, 32745, 32746, 32748, 32749,
+  32750, 32751, 32752, 32753, 32754, 32754, 32755, 32756, 32757, 32757, 32758, 32758,
+  32759, 32759, 32760, 32760, 32761, 32761, 32761, 32762, 32762, 32762, 32763, 32763,
+  32763, 32763, 32764, 32764, 32764, 32764, 32764, 32765, 32765, 32765, 32765, 32765,
+  32765, 32765, 32765, 32766, 32766, 32766, 32766, 32766, 32766, 32766, 32766, 32766,
+  32766, 32766, 32766, 32766, 32766, 32766, 32766, 32766, 32766, 32767, 32767, 32767,
+  32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+  32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+  32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+  32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+  32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
+  32767, 32767, 32767, 32767, 32767
+};
+
+static int32_t shift_round(int32_t x, int32_t s) { return s > 0 ? (x + ((int32_t)1 << (s - 1))) >> s : x; }
+
+static int32_t clamp32(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+int32_t rnnas_requant(int32_t acc, int32_t mult, int32_t shift) {
+  const int64_t p = ((int64_t)acc * mult + ((int64_t)1 << (shift - 1))) >> shift;
+  return p > INT32_MAX ? INT32_MAX : (p < INT32_MIN ? INT32_MIN : (int32_t)p);
+}
+
+int16_t rnnas_tanh_q15(int32_t x) {
+  int32_t a, i, f, r;
+  if (x >= 32768) return 32767;
+  if (x <= -32768) return -32767;
+  a = x < 0 ? -x : x;
+  i = a >> 7;
+  f = a & 127;
+  r = kTanhQ15[i] + (((kTanhQ15[i + 1] - kTanhQ15[i]) * f + 64) >> 7);
+  return (int16_t)(x < 0 ? -r : r);
+}
+
+int16_t rnnas_sigmoid_q15(int32_t x) {
+  const int32_t half = shift_round(clamp32(x, -65536, 65536), 1);
+  const int32_t s = (32768 + rnnas_tanh_q15(half) + 1) >> 1;
+  return (int16_t)(s > 32767 ? 32767 : s);
+}
+
+void rnnas_matvec_s8_q(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *bias, int32_t *out, int accumulate) {
+  const int32_t rows = m->rows, cols = m->cols;
+  int32_t r, c;
+  for (r = 0; r < rows; ++r) {
+    const int8_t *w = m->w + (size_t)r * (size_t)cols;
+    int32_t acc = bias ? bias[r] : 0, v;
+    for (c = 0; c < cols; ++c) acc += (int32_t)w[c] * (int32_t)x[c];
+    v = rnnas_requant(acc, m->mult[r], m->shift[r]);
+    out[r] = accumulate ? out[r] + v : v;
+  }
+}
+
+void rnnas_matvec_s8_s8(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *bias, int8_t *out, int32_t lo,
+                        int32_t hi) {
+  const int32_t rows = m->rows, cols = m->cols;
+  int32_t r, c;
+  for (r = 0; r < rows; ++r) {
+    const int8_t *w = m->w + (size_t)r * (size_t)cols;
+    int32_t acc = bias ? bias[r] : 0;
+    for (c = 0; c < cols; ++c) acc += (int32_t)w[c] * (int32_t)x[c];
+    out[r] = (int8_t)clamp32(rnnas_requant(acc, m->mult[r], m->shift[r]), lo, hi);
+  }
+}
+
+size_t rnnas_linear_s8_get_buffer_size(const rnnas_linear_s8 *l) { return l->rank > 0 ? (size_t)l->rank : 0; }
+
+/* Rows [r0, r0 + n) of a matrix. */
+static rnnas_mat_s8 mat_rows(const rnnas_mat_s8 *m, int32_t r0, int32_t n) {
+  rnnas_mat_s8 v = *m;
+  v.rows = n;
+  v.w = m->w + (size_t)r0 * (size_t)m->cols;
+  v.mult = m->mult + r0;
+  v.shift = m->shift + r0;
+  return v;
+}
+
+/* out (+)= rows [r0, r0 + n) of W x; the low-rank intermediate is computed when `fresh`. */
+static void linear_rows(const rnnas_linear_s8 *l, const int8_t *x, int8_t *scratch, int fresh, int32_t r0, int32_t n,
+                        int32_t *out, int accumulate) {
+  const rnnas_mat_s8 a = mat_rows(&l->a, r0, n);
+  if (l->rank == 0) {
+    rnnas_matvec_s8_q(&a, x, NULL, out, accumulate);
+    return;
+  }
+  if (fresh) rnnas_matvec_s8_s8(&l->b, x, NULL, scratch, -127, 127);
+  rnnas_matvec_s8_q(&a, scratch, NULL, out, accumulate);
+}
+
+void rnnas_linear_s8_q(const rnnas_linear_s8 *l, const int8_t *x, int8_t *scratch, int32_t *out, int accumulate) {
+  linear_rows(l, x, scratch, 1, 0, l->a.rows, out, accumulate);
+}
+
+static int32_t gate_rows(int32_t cell) {
+  return cell == RNNAS_CELL_GRU ? 3 : (cell == RNNAS_CELL_LSTM ? 4 : 1);
+}
+
+size_t rnnas_cell_step_s8_get_buffer_size(const rnnas_layer_s8 *l) {
+  const int32_t H = l->width;
+  const size_t gates = 4u * (size_t)(gate_rows(l->cell) * H + (l->cell == RNNAS_CELL_GRU ? H : 0));
+  const int32_t rank = l->w.rank > l->u.rank ? l->w.rank : l->u.rank;
+  return gates + (size_t)rank;
+}
+
+static int16_t sat16(int32_t x) { return (int16_t)clamp32(x, -32768, 32767); }
+
+rnnas_status rnnas_cell_step_s8(const rnnas_layer_s8 *l, const int8_t *x, int16_t *h, int8_t *h8, int16_t *cell,
+                                int32_t *g, int8_t *lowrank) {
+  int32_t H, sf, i;
+  if (!l || !x || !h || !h8 || !g || (!lowrank && (l->w.rank > 0 || l->u.rank > 0))) return RNNAS_ERR_NULL;
+  if (l->cell == RNNAS_CELL_LSTM && !cell) return RNNAS_ERR_NULL;
+  H = l->width;
+  sf = l->state_frac;
+  linear_rows(&l->w, x, lowrank, 1, 0, l->w.a.rows, g, 0);
+  if (l->cell == RNNAS_CELL_GRU) {
+    linear_rows(&l->u, h8, lowrank, 1, 0, 2 * H, g, 1);
+    linear_rows(&l->u, h8, lowrank, 0, 2 * H, H, g + 3 * H, 0);
+  } else {
+    linear_rows(&l->u, h8, lowrank, 1, 0, l->u.a.rows, g, 1);
+  }
+  switch (l->cell) {
+    case RNNAS_CELL_RNN:
+      for (i = 0; i < H; ++i) h[i] = rnnas_tanh_q15(g[i] + l->bias[i]);
+      break;
+    case RNNAS_CELL_GRU:
+      for (i = 0; i < H; ++i) {
+        const int32_t r = rnnas_sigmoid_q15(g[i] + l->bias[i]);
+        const int32_t z = rnnas_sigmoid_q15(g[H + i] + l->bias[H + i]);
+        const int32_t rn = clamp32(g[3 * H + i] + l->bias_hn[i], -32767, 32767);
+        const int32_t n = rnnas_tanh_q15(g[2 * H + i] + l->bias[2 * H + i] + shift_round(r * rn, 15));
+        h[i] = sat16(n + shift_round(z * (h[i] - n), 15));
+      }
+      break;
+    case RNNAS_CELL_LSTM: {
+      const int32_t cf = l->cell_frac;
+      for (i = 0; i < H; ++i) {
+        const int32_t ig = rnnas_sigmoid_q15(g[i] + l->bias[i]);
+        const int32_t fg = rnnas_sigmoid_q15(g[H + i] + l->bias[H + i]);
+        const int32_t gg = rnnas_tanh_q15(g[2 * H + i] + l->bias[2 * H + i]);
+        const int32_t og = rnnas_sigmoid_q15(g[3 * H + i] + l->bias[3 * H + i]);
+        const int32_t c = sat16(shift_round(fg * cell[i], 15) + shift_round(ig * gg, 30 - cf));
+        const int32_t c12 = cf >= 12 ? shift_round(c, cf - 12) : c * (1 << (12 - cf));
+        cell[i] = (int16_t)c;
+        h[i] = (int16_t)shift_round(og * rnnas_tanh_q15(c12), 15);
+      }
+      break;
+    }
+    case RNNAS_CELL_FASTRNN:
+      for (i = 0; i < H; ++i) {
+        const int32_t ht = rnnas_tanh_q15(g[i] + l->bias[i]);
+        h[i] = sat16(shift_round(l->a * ht, 30 - sf) + shift_round(l->b * h[i], 15));
+      }
+      break;
+    case RNNAS_CELL_FASTGRNN:
+      for (i = 0; i < H; ++i) {
+        const int32_t z = rnnas_sigmoid_q15(g[i] + l->bias[i]);
+        const int32_t c = rnnas_tanh_q15(g[i] + l->bias[H + i]);
+        const int32_t k = shift_round(l->a * (32768 - z), 15) + l->b;
+        const int32_t kc = (int32_t)(((int64_t)k * c + ((int64_t)1 << (29 - sf))) >> (30 - sf));
+        h[i] = sat16(kc + shift_round(z * h[i], 15));
+      }
+      break;
+    default:
+      return RNNAS_ERR_CONFIG;
+  }
+  for (i = 0; i < H; ++i) h8[i] = (int8_t)clamp32(shift_round(h[i], 8), -127, 127);
+  return RNNAS_OK;
+}
+
+/* ---- Model runner ---- */
+
+static int model_ok(const rnnas_model_s8 *m) {
+  int32_t i;
+  if (!m || !m->layers || !m->in_scale || !m->in_offset || !m->out_w.w || m->features < 1 || m->outputs < 1 ||
+      m->stride < 1 || m->num_layers < 1 || m->num_layers > 4)
+    return 0;
+  for (i = 0; i < m->num_layers; ++i) {
+    const rnnas_layer_s8 *l = &m->layers[i];
+    if (l->state_frac < 8 || l->state_frac > 22 || l->width < 1) return 0;
+    if (l->cell != RNNAS_CELL_FASTRNN && l->cell != RNNAS_CELL_FASTGRNN && l->state_frac != 15) return 0;
+    if (l->cell == RNNAS_CELL_LSTM && (l->cell_frac < 4 || l->cell_frac > 15)) return 0;
+  }
+  return 1;
+}
+
+size_t rnnas_model_get_buffer_size(const rnnas_model_s8 *model) { return model_ok(model) ? model->arena_bytes : 0; }
+
+rnnas_status rnnas_model_init(rnnas_runner *run, const rnnas_model_s8 *model, void *arena, size_t arena_bytes) {
+  if (!run || !model || !arena) return RNNAS_ERR_NULL;
+  if (!model_ok(model)) return RNNAS_ERR_CONFIG;
+  if (arena_bytes < model->arena_bytes || ((uintptr_t)arena & 3u) != 0) return RNNAS_ERR_BUFFER_SIZE;
+  run->model = model;
+  run->arena = (uint8_t *)arena;
+  rnnas_model_reset(run);
+  return RNNAS_OK;
+}
+
+void rnnas_model_reset(rnnas_runner *run) {
+  memset(run->arena, 0, run->model->arena_bytes);
+  run->step = 0;
+  run->used = 0;
+}
+
+void rnnas_model_quantize_input(const rnnas_model_s8 *m, const float *x, int8_t *q) {
+  int32_t f;
+  for (f = 0; f < m->features; ++f) {
+    const float v = x[f] * m->in_scale[f] + m->in_offset[f];
+    if (!(v == v)) q[f] = 0;  /* NaN */
+    else if (v >= 127.0f) q[f] = 127;
+    else if (v <= -127.0f) q[f] = -127;
+    else q[f] = (int8_t)(int32_t)(v + (v >= 0.0f ? 0.5f : -0.5f));
+  }
+}
+
+rnnas_status rnnas_model_step_s8(rnnas_runner *run, const int8_t *x) {
+  const rnnas_model_s8 *m;
+  const int8_t *in;
+  int32_t i;
+  if (!run || !run->model || !x) return RNNAS_ERR_NULL;
+  m = run->model;
+  if (run->step++ % m->stride != 0) return RNNAS_OK;
+  in = x;
+  for (i = 0; i < m->num_layers; ++i) {
+    const rnnas_layer_s8 *l = &m->layers[i];
+    int16_t *h = (int16_t *)(void *)(run->arena + l->off_state);
+    int8_t *h8 = (int8_t *)(run->arena + l->off_state + 2u * (uint32_t)l->width);
+    int16_t *c = l->cell == RNNAS_CELL_LSTM ? (int16_t *)(void *)(run->arena + l->off_cell) : NULL;
+    int32_t *g = (int32_t *)(void *)(run->arena + l->off_gates);
+    int8_t *lr = (l->w.rank > 0 || l->u.rank > 0) ? (int8_t *)(run->arena + l->off_lowrank) : NULL;
+    const rnnas_status s = rnnas_cell_step_s8(l, in, h, h8, c, g, lr);
+    if (s != RNNAS_OK) return s;
+    in = h8;
+  }
+  if (m->head == RNNAS_HEAD_MEAN) {
+    const rnnas_layer_s8 *l = &m->layers[m->num_layers - 1];
+    const int16_t *h = (const int16_t *)(const void *)(run->arena + l->off_state);
+    int32_t *sum = (int32_t *)(void *)(run->arena + m->off_mean);
+    for (i = 0; i < l->width; ++i) sum[i] += h[i];
+  }
+  ++run->used;
+  return RNNAS_OK;
+}
+
+rnnas_status rnnas_model_step(rnnas_runner *run, const float *x) {
+  int8_t *q;
+  if (!run || !run->model || !x) return RNNAS_ERR_NULL;
+  q = (int8_t *)(run->arena + run->model->off_input);
+  rnnas_model_quantize_input(run->model, x, q);
+  return rnnas_model_step_s8(run, q);
+}
+
+rnnas_status rnnas_model_output(rnnas_runner *run, int32_t *out) {
+  const rnnas_model_s8 *m;
+  const rnnas_layer_s8 *last;
+  const int8_t *z;
+  int32_t i;
+  if (!run || !run->model || !out) return RNNAS_ERR_NULL;
+  if (run->used == 0) return RNNAS_ERR_SHAPE;
+  m = run->model;
+  last = &m->layers[m->num_layers - 1];
+  if (m->head == RNNAS_HEAD_MEAN) {
+    const int32_t *sum = (const int32_t *)(const void *)(run->arena + m->off_mean);
+    int8_t *pooled = (int8_t *)(run->arena + m->off_pooled);
+    const int32_t n = run->used;
+    for (i = 0; i < last->width; ++i) {
+      const int32_t mean = (sum[i] >= 0 ? sum[i] + n / 2 : sum[i] - n / 2) / n;
+      pooled[i] = (int8_t)clamp32(shift_round(mean, 8), -127, 127);
+    }
+    z = pooled;
+  } else {
+    z = (const int8_t *)(run->arena + last->off_state + 2u * (uint32_t)last->width);
+  }
+  if (m->dense > 0) {
+    int8_t *d = (int8_t *)(run->arena + m->off_dense);
+    rnnas_matvec_s8_s8(&m->dense_w, z, m->dense_bias, d, 0, 127);
+    z = d;
+  }
+  {
+    int32_t *o = (int32_t *)(void *)(run->arena + m->off_output);
+    rnnas_matvec_s8_q(&m->out_w, z, m->out_bias, o, 0);
+    for (i = 0; i < m->outputs; ++i) out[i] = o[i];
+  }
+  return RNNAS_OK;
+}
+
+rnnas_status rnnas_model_run(rnnas_runner *run, const float *x, int32_t steps, int32_t *out) {
+  int32_t t;
+  if (!run || !run->model || !x || !out) return RNNAS_ERR_NULL;
+  if (steps < 1) return RNNAS_ERR_SHAPE;
+  rnnas_model_reset(run);
+  for (t = 0; t < steps; ++t) {
+    const rnnas_status s = rnnas_model_step(run, x + (size_t)t * (size_t)run->model->features);
+    if (s != RNNAS_OK) return s;
+  }
+  return rnnas_model_output(run, out);
+}
+
+int32_t rnnas_argmax_s32(const int32_t *v, int32_t n) {
+  int32_t i, best = 0;
+  for (i = 1; i < n; ++i)
+    if (v[i] > v[best]) best = i;
+  return best;
+}

@@ -1,0 +1,242 @@
+// int8 quantisation, the C runtime and code generation: arithmetic against exact references, the float
+// reference against the training engine, int8 against float on every cell kind, the planner against the
+// generated arena, and generated C (host gcc and arm-none-eabi-gcc) byte for byte against the in-process
+// int8 evaluation.
+#include <gtest/gtest.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "rnnas/core.h"
+#include "rnnas/data.h"
+#include "rnnas/hw.h"
+#include "rnnas/nn.h"
+#include "rnnas/quant.h"
+#include "rnnas_nn.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace rnnas;
+
+namespace {
+
+TEST(Int8Arithmetic, TanhAndSigmoidTablesAreWithinFourLsbOfTheExactFunctions) {
+  int worst_t = 0, worst_s = 0;
+  for (int32_t x = -40000; x <= 40000; x += 7) {
+    const double v = x / 4096.0;
+    const int t = rnnas_tanh_q15(x), s = rnnas_sigmoid_q15(x);
+    worst_t = std::max(worst_t, std::abs(t - static_cast<int>(std::lround(std::tanh(v) * 32767))));
+    worst_s = std::max(worst_s, std::abs(s - static_cast<int>(std::lround(std::min(32767.0, 32768.0 / (1 + std::exp(-v)))))));
+  }
+  EXPECT_LE(worst_t, 4);  // interpolation on a 1/32 grid: at most ~3 LSB, plus rounding
+  EXPECT_LE(worst_s, 4);
+  EXPECT_EQ(rnnas_tanh_q15(0), 0);
+  EXPECT_EQ(rnnas_tanh_q15(1 << 30), 32767);
+  EXPECT_EQ(rnnas_tanh_q15(-(1 << 30)), -32767);
+  EXPECT_EQ(rnnas_tanh_q15(INT32_MIN), -32767);
+  EXPECT_EQ(rnnas_sigmoid_q15(INT32_MAX), 32767);
+  EXPECT_GE(rnnas_sigmoid_q15(INT32_MIN), 0);
+  for (int32_t x = 1; x < 40000; x += 13) EXPECT_EQ(rnnas_tanh_q15(-x), -rnnas_tanh_q15(x));  // odd
+}
+
+TEST(Int8Arithmetic, RequantisationRoundsLikeTheExactProduct) {
+  Rng rng(5);
+  for (int i = 0; i < 20000; ++i) {
+    const int32_t acc = static_cast<int32_t>(rng.below(1u << 24)) - (1 << 23);
+    const int32_t mult = static_cast<int32_t>((1u << 30) + rng.below(1u << 30));
+    const int32_t shift = 31 + static_cast<int32_t>(rng.below(32));  // results within int32
+    const long double exact = std::floor(static_cast<long double>(acc) * mult / std::ldexp(1.0L, shift) + 0.5L);
+    ASSERT_EQ(rnnas_requant(acc, mult, shift), static_cast<int32_t>(exact)) << acc << " " << mult << " " << shift;
+  }
+  EXPECT_EQ(rnnas_requant(INT32_MAX, INT32_MAX, 1), INT32_MAX);  // saturates
+}
+
+// A small task every cell learns something on, and one regression task.
+const char* kMotion = "motion:difficulty=0.4,subjects=12,per_subject=30,T=48";
+const char* kChirp = "chirp:T=40,noise=0.2,n=400";
+
+struct Trained {
+  Dataset data;
+  nn::Model model;
+};
+
+Trained train(const std::string& arch, const std::string& spec, int epochs = 12) {
+  Trained t{load_dataset(spec), {}};
+  nn::TrainOptions o;
+  o.epochs = epochs;
+  o.lr = 1e-2;
+  o.patience = 0;
+  o.seed = 3;
+  auto r = nn::train(Arch::parse(arch), t.data, o);
+  t.model = std::move(r.model);
+  return t;
+}
+
+// The float network's own outputs for one raw sequence (targets' units for regression).
+std::vector<double> engine_outputs(nn::Model& m, const Sequence& raw) {
+  Split p;
+  p.x = {raw};
+  p.label = {0};
+  m.norm.apply(p);
+  const auto b = nn::make_batch<float>(p, {0}, m.arch.stride, 0);
+  const auto& out = m.net.forward(b.x, b.info);
+  std::vector<double> v;
+  for (long o = 0; o < out.rows(); ++o) {
+    double y = out(o, 0);
+    if (!m.target_scale.empty()) y = m.target_scale.invert(static_cast<float>(y), static_cast<int>(o));
+    v.push_back(y);
+  }
+  return v;
+}
+
+class EveryCell : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EveryCell, FloatReferenceMatchesTheEngineAndInt8TracksFloat) {
+  Trained t = train(GetParam(), kMotion);
+  const quant::QModel q = quant::quantize(t.model, t.data.train);
+  int agree = 0;
+  const size_t n = t.data.test.size();
+  for (size_t i = 0; i < n; ++i) {
+    const Sequence& x = t.data.test.x[i];
+    const auto ref = quant::float_reference(t.model, x);
+    const auto eng = engine_outputs(t.model, x);
+    ASSERT_EQ(ref.size(), eng.size());
+    for (size_t o = 0; o < ref.size(); ++o) ASSERT_NEAR(ref[o], eng[o], 2e-3 * (1 + std::abs(eng[o]))) << "output " << o;
+    const auto qi = q.run(x);
+    const int qa = rnnas_argmax_s32(qi.data(), q.outputs);
+    const int fa = static_cast<int>(std::max_element(ref.begin(), ref.end()) - ref.begin());
+    agree += qa == fa;
+  }
+  // int8 predicts the float model's class on nearly every sequence.
+  EXPECT_GE(agree, static_cast<int>(0.9 * static_cast<double>(n))) << agree << " of " << n;
+  nn::Metrics fm = t.model.evaluate(t.data.test), qm = q.evaluate(t.data.test);
+  EXPECT_NEAR(qm.accuracy, fm.accuracy, 0.06) << GetParam();
+}
+
+INSTANTIATE_TEST_SUITE_P(Quant, EveryCell,
+                         ::testing::Values("fastgrnn:16|head=last", "fastrnn:16:urank=4|head=last", "gru:16|head=last", "lstm:12|head=mean", "rnn:16|head=last",
+                                           "fastrnn:16|head=mean", "fastgrnn:16:urank=4|head=last",
+                                           "stride=2|gru:12:wrank=4:urank=4,lstm:8|head=mean,dense=12",
+                                           "fastgrnn:12,fastrnn:8:urank=2|head=last,dense=8"));
+
+TEST(Quant, RegressionOutputsAreInTheTargetsUnits) {
+  Trained t = train("gru:16|head=last", kChirp, 15);
+  const quant::QModel q = quant::quantize(t.model, t.data.train);
+  const nn::Metrics fm = t.model.evaluate(t.data.test), qm = q.evaluate(t.data.test);
+  EXPECT_LT(qm.rmse, fm.rmse * 1.1 + 1e-3) << fm.rmse;
+}
+
+TEST(Quant, PlannerArenaAndWeightBytesEqualTheCostModel) {
+  for (const char* arch : {"gru:16|head=last", "stride=2|gru:12:wrank=4:urank=4,lstm:8|head=mean,dense=12",
+                           "fastgrnn:16:urank=4|head=last"}) {
+    Trained t = train(arch, kMotion, 1);
+    const quant::QModel q = quant::quantize(t.model, t.data.train);
+    const hw::Cost c = hw::estimate(Arch::parse(arch), hw::load_target("nrf52840"), hw::shape_of(t.data),
+                                    hw::Quant::int8);
+    EXPECT_EQ(q.plan.arena_bytes, c.arena_bytes) << arch;
+    EXPECT_EQ(q.weight_bytes(), c.flash_weights) << arch;
+  }
+}
+
+TEST(Quant, RefusesWhatItCannotRepresent) {
+  Trained t = train("gru:8|head=last", kMotion, 1);
+  EXPECT_NE(test_util::error_of([&] { quant::quantize(t.model, Split{}); }).find("no calibration"), std::string::npos);
+  Split wrong;
+  wrong.x = {Sequence::Zero(5, 3)};
+  wrong.label = {0};
+  EXPECT_NE(test_util::error_of([&] { quant::quantize(t.model, wrong); }).find("features"), std::string::npos);
+}
+
+// ---- Generated code ----
+
+std::string run_cmd(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return "popen failed";
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int rc = pclose(p);
+  return rc == 0 ? std::string() : fmt::format("exit {}: {}\n{}", rc, cmd, out);
+}
+
+// A host program around the generated model: reads sequences, writes the int32 outputs.
+const char* kHarness = R"(#include <stdio.h>
+#include <stdlib.h>
+#include "model.h"
+int main(int argc, char **argv) {
+  FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
+  int32_t n, steps, i, res[MODEL_OUTPUTS];
+  if (argc != 3 || !in || !out || model_init() != RNNAS_OK || fread(&n, 4, 1, in) != 1) return 1;
+  for (i = 0; i < n; ++i) {
+    float *x;
+    if (fread(&steps, 4, 1, in) != 1) return 2;
+    x = (float *)malloc((size_t)steps * MODEL_FEATURES * sizeof(float));
+    if (!x || fread(x, sizeof(float), (size_t)steps * MODEL_FEATURES, in) != (size_t)steps * MODEL_FEATURES) return 3;
+    if (model_run(x, steps, res) != RNNAS_OK) return 4;
+    fwrite(res, 4, MODEL_OUTPUTS, out);
+    free(x);
+  }
+  fclose(out);
+  return 0;
+}
+)";
+
+TEST(Export, GeneratedCodeMatchesTheInProcessInt8EvaluationByteForByte) {
+  const fs::path dir = fs::path(testing::TempDir()) / "rnnas_export_host";
+  fs::remove_all(dir);
+  Trained t = train("stride=2|gru:12:wrank=4:urank=4,lstm:8|head=mean,dense=12", kMotion, 4);
+  const quant::QModel q = quant::quantize(t.model, t.data.train);
+  quant::export_c(q, {dir.string(), "model", "a test"});
+  for (const char* f : {"model.h", "model.c", "model.json", "README.md", "rnnas_nn.c", "rnnas_nn.h", "rnnas_status.c",
+                        "rnnas_status.h"})
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  std::ofstream(dir / "main.c") << kHarness;
+  {
+    std::ofstream in(dir / "in.bin", std::ios::binary);
+    const auto n = static_cast<int32_t>(t.data.test.size());
+    in.write(reinterpret_cast<const char*>(&n), 4);
+    for (const auto& x : t.data.test.x) {
+      const auto steps = static_cast<int32_t>(x.rows());
+      in.write(reinterpret_cast<const char*>(&steps), 4);
+      in.write(reinterpret_cast<const char*>(x.data()), static_cast<std::streamsize>(x.size() * 4));
+    }
+  }
+  const std::string d = dir.string();
+  ASSERT_EQ(run_cmd(fmt::format("cd {} && gcc -std=c99 -Wall -Wextra -Werror -pedantic -ffp-contract=off -O2 main.c "
+                                "model.c rnnas_nn.c rnnas_status.c -o model_host && ./model_host in.bin out.bin",
+                                d)),
+            "");
+  std::ifstream f(dir / "out.bin", std::ios::binary);
+  std::vector<int32_t> host(q.outputs * t.data.test.size());
+  f.read(reinterpret_cast<char*>(host.data()), static_cast<std::streamsize>(host.size() * 4));
+  ASSERT_EQ(f.gcount(), static_cast<std::streamsize>(host.size() * 4));
+  EXPECT_EQ(host, q.run_all(t.data.test));
+  // The arena the generated code declares is the planner's.
+  std::ifstream h(dir / "model.h");
+  const std::string header((std::istreambuf_iterator<char>(h)), {});
+  EXPECT_NE(header.find(fmt::format("#define MODEL_ARENA_BYTES {}\n", q.plan.arena_bytes)), std::string::npos);
+}
+
+TEST(Export, GeneratedCodeCompilesForEveryCortexMClass) {
+  if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
+  ASSERT_EQ(run_cmd("arm-none-eabi-gcc --version"), "") << "scripts/deps.sh installs gcc-arm-none-eabi";
+  const fs::path dir = fs::path(testing::TempDir()) / "rnnas_export_arm";
+  fs::remove_all(dir);
+  Trained t = train("fastgrnn:12:urank=4,gru:8|head=mean", kMotion, 2);
+  quant::export_c(quant::quantize(t.model, t.data.train), {dir.string(), "har", ""});
+  for (const char* flags : {"-mcpu=cortex-m0plus -mthumb -mfloat-abi=soft", "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft",
+                            "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard",
+                            "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard"})
+    for (const char* f : {"har.c", "rnnas_nn.c", "rnnas_status.c"})
+      EXPECT_EQ(run_cmd(fmt::format("cd {} && arm-none-eabi-gcc -std=c99 -Wall -Wextra -Werror -pedantic -Os {} -c {} "
+                                    "-o /dev/null",
+                                    dir.string(), flags, f)),
+                "")
+          << flags;
+}
+
+}  // namespace

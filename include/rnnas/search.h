@@ -98,6 +98,10 @@ struct SearchOptions {
   std::vector<Objective> objectives = {Objective::val_error, Objective::flash_bytes};
   Constraints constraints;
   hw::Quant quant = hw::Quant::int8;
+  // With int8 costs: rank complete trials by the int8 model's validation metrics (post-training
+  // quantisation, evaluated by the C runtime the device runs); the float figures are kept as
+  // val_error_float. ASHA still reads the float per-epoch curve.
+  bool quantize = true;
   int trials = 30;          // trained candidates (rejected ones do not count)
   double max_seconds = 0;   // wall-time budget (0 = none)
   int jobs = 0;             // candidates trained side by side (0 = all cores)

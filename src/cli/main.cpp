@@ -221,8 +221,10 @@ int run_search(SearchArgs& a, const CLI::App& cmd) {
     fmt::print("stopped by the user; continue with: rnnas search --storage {} --study {} --resume\n", o.storage, o.study);
     return 0;
   }
-  fmt::print("\nPareto front (ranked on validation; test evaluated once at the end):\n{}",
-             search::pareto_table(r.trials, r.pareto, o.objectives));
+  bool int8 = false;
+  for (int64_t n : r.pareto) int8 = int8 || r.trials[static_cast<size_t>(n)].metrics.count("val_error_float") > 0;
+  fmt::print("\nPareto front (ranked on validation; test evaluated once at the end; errors of the {} models):\n{}",
+             int8 ? "int8 (C runtime)" : "float", search::pareto_table(r.trials, r.pareto, o.objectives));
   return 0;
 }
 
@@ -397,6 +399,8 @@ int main(int argc, char** argv) {
   srch->add_option("--asha-eta", sa.o.asha_eta, "ASHA rung spacing; keeps the best 1/eta")->capture_default_str();
   srch->add_option("--quant", sa.quant, "int8 | float32 (what the costs assume)")->capture_default_str();
   srch->add_flag("--quiet", sa.quiet, "No progress line");
+  srch->add_flag("!--no-quantize", sa.o.quantize,
+                 "Rank by the float model instead of its int8 quantisation (default: int8, as deployed)");
 
   ExportArgs ex;
   auto* exp = app.add_subcommand("export", "Quantise a trained model to int8 and write C code for a microcontroller");

@@ -12,6 +12,7 @@
 
 #include "rnnas/core.h"
 #include "rnnas/data.h"
+#include "rnnas/quant.h"
 #include "rnnas/search.h"
 
 namespace rnnas::search {
@@ -51,6 +52,7 @@ nlohmann::json settings_of(const SearchOptions& o) {
             {"max_latency_ms", o.constraints.max_latency_ms},
             {"max_energy_uj", o.constraints.max_energy_uj}}},
           {"quant", std::string(hw::to_string(o.quant))},
+          {"quantize", o.quantize},
           {"trials", o.trials},
           {"max_seconds", o.max_seconds},
           {"seed", o.seed},
@@ -75,6 +77,7 @@ void apply_settings(const nlohmann::json& s, SearchOptions& o) {
     o.constraints = {c.at("max_flash_bytes").get<double>(), c.at("max_ram_bytes").get<double>(),
                      c.at("max_latency_ms").get<double>(), c.at("max_energy_uj").get<double>()};
     o.quant = hw::parse_quant(s.at("quant").get<std::string>());
+    o.quantize = s.value("quantize", false);
     o.seed = s.at("seed").get<uint64_t>();
     o.asha = s.at("asha").get<bool>();
     o.asha_min_epochs = s.value("asha_min_epochs", 2);
@@ -186,6 +189,8 @@ SearchResult run_search(const SearchOptions& o_in) {
     if (o.on_progress) o.on_progress(prog);
   };
   auto stopping = [&] { return o.stop && o.stop->load(); };
+  // Trials are ranked by their int8 model when quantising (front ends chosen by the search stay float).
+  auto int8_ranked = [&](const Arch& a) { return o.quantize && o.quant == hw::Quant::int8 && a.fe.empty(); };
   const unsigned jobs = o.jobs > 0 ? static_cast<unsigned>(o.jobs) : std::max(1u, std::thread::hardware_concurrency());
   o.jobs = static_cast<int>(jobs);
 
@@ -302,6 +307,19 @@ SearchResult run_search(const SearchOptions& o_in) {
           state = TrialState::failed;
           reason = "diverged: " + r.reason;
         } else if (r.best_epoch > 0) {
+          if (int8_ranked(arch)) {
+            const quant::QModel q = quant::quantize(r.model, data->train);
+            const nn::Metrics qm = q.evaluate(data->val.empty() ? data->train : data->val);
+            metrics["val_error_float"] = metrics["val_error"];
+            metrics["val_error"] = qm.error();
+            if (data->task == TaskKind::classification) {
+              metrics["val_accuracy"] = qm.accuracy;
+              metrics["val_macro_f1"] = qm.macro_f1;
+            } else {
+              metrics["val_rmse"] = qm.rmse;
+              metrics["val_mae"] = qm.mae;
+            }
+          }
           r.model.data = with_front_end(o.data, arch.fe);
           r.model.save(fmt::format("{}/trial-{}.json", models_dir, number));
         }
@@ -342,9 +360,14 @@ SearchResult run_search(const SearchOptions& o_in) {
       const std::string path = fmt::format("{}/trial-{}.json", models_dir, n);
       if (!fs::exists(path)) continue;
       nn::Model m = nn::Model::load(path);
-      const auto data = dataset_for(Arch::parse(t.arch));
+      const Arch arch = Arch::parse(t.arch);
+      const auto data = dataset_for(arch);
       if (data->test.empty()) continue;
-      const nn::Metrics tm = m.evaluate(data->test);
+      nn::Metrics tm = m.evaluate(data->test);
+      if (int8_ranked(arch)) {
+        store->set_attr(sid, n, "test_error_float", tm.error());
+        tm = quant::quantize(m, data->train).evaluate(data->test);
+      }
       store->set_attr(sid, n, "test_error", tm.error());
       if (data->task == TaskKind::classification) {
         store->set_attr(sid, n, "test_accuracy", tm.accuracy);

@@ -5,7 +5,7 @@
  * microcontroller (the code generator copies it next to model.c), so host and device agree bit for bit.
  * The number formats are documented in docs/quantization.md:
  *   weights        int8, symmetric, one scale per output row, folded into a requantisation multiplier
- *   accumulators   int32; requantised as (acc * mult + 2^(shift-1)) >> shift  (mult in [2^30, 2^31))
+ *   accumulators   int32; requantised as (acc * mult + 2^(shift-1)) >> shift  (mult < 2^31)
  *   pre-activations int32 in Q12 (value * 4096), saturated to +-8 by the activation functions
  *   gates, tanh    int16 Q15 from one 257-entry table of tanh on [0, 8] with linear interpolation
  *   states         int16 with `state_frac` fractional bits (15: |h| < 1); an int8 copy h >> 8 (scale 2^(8 - state_frac))
@@ -52,7 +52,7 @@ typedef struct {
   int32_t rows;          /**< output rows */
   int32_t cols;          /**< input length */
   const int8_t *w;       /**< rows x cols, row-major */
-  const int32_t *mult;   /**< per row: multiplier in [2^30, 2^31) */
+  const int32_t *mult;   /**< per row: multiplier, below 2^31 (in [2^30, 2^31) unless tiny) */
   const int8_t *shift;   /**< per row: right shift, 1 .. 62 */
 } rnnas_mat_s8;
 

@@ -20,9 +20,12 @@ int main(int argc, char** argv) {
   std::string data_dir = std::getenv("RNNAS_DATA_DIR") ? std::getenv("RNNAS_DATA_DIR") : "../shared/data";
   std::string only;
   uint64_t seed = 1;
+  int qat_from = 0;
   app.add_option("--data-dir", data_dir, "Folder with hapt/, fsdd/, cmapss/")->capture_default_str();
   app.add_option("--only", only, "One dataset: uci-har, fsdd or cmapss");
   app.add_option("--seed", seed, "Training seed")->capture_default_str();
+  app.add_option("--qat-from", qat_from, "Quantisation-aware training from this epoch (0 = post-training only)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   using namespace rnnas;
   struct Case {
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
       o.lr = c.lr;
       o.patience = c.patience;
       o.seed = seed;
+      o.qat_from = qat_from;
       const double t0 = now_seconds();
       nn::TrainResult r = nn::train(Arch::parse(c.arch), ds, o);
       const double t1 = now_seconds();
@@ -58,9 +62,9 @@ int main(int argc, char** argv) {
       const bool cls = ds.task == TaskKind::classification;
       const double f = cls ? fm.accuracy : fm.rmse, i8 = cls ? qm.accuracy : qm.rmse;
       const double gap = cls ? 100.0 * (f - i8) : 100.0 * (i8 - f) / f;
-      fmt::print("BENCH quant dataset={} metric={} arch={} float={:.4f} int8={:.4f} gap_pct={:.2f} weights_bytes={} "
+      fmt::print("BENCH quant dataset={} metric={} mode={} arch={} float={:.4f} int8={:.4f} gap_pct={:.2f} weights_bytes={} "
                  "arena_bytes={} train_s={:.1f} quant_eval_s={:.1f}\n",
-                 c.name, cls ? "accuracy" : "rmse", c.arch, f, i8, gap, q.weight_bytes(), q.plan.arena_bytes, t1 - t0,
+                 c.name, cls ? "accuracy" : "rmse", qat_from > 0 ? fmt::format("qat{}", qat_from) : "ptq", c.arch, f, i8, gap, q.weight_bytes(), q.plan.arena_bytes, t1 - t0,
                  t2 - t1);
       std::fflush(stdout);
     } catch (const Error& e) {

@@ -141,6 +141,42 @@ TEST(Quant, PlannerArenaAndWeightBytesEqualTheCostModel) {
   }
 }
 
+// Quantisation-aware training: validation during QAT measures the fake-quantised network, which is what
+// post-training quantisation of the result then runs in integers; the float weights keep receiving the
+// updates (straight-through), so they are not left on the int8 grid.
+TEST(Qat, ValidationDuringQatPredictsTheInt8ModelAndUpdatesGoToTheFloatWeights) {
+  for (const char* arch : {"gru:8|head=last", "fastgrnn:8:urank=2,lstm:6|head=mean"}) {
+    Dataset d = load_dataset(kMotion);
+    nn::TrainOptions o;
+    o.epochs = 10;
+    o.lr = 1e-2;
+    o.patience = 0;
+    o.seed = 3;
+    o.qat_from = 1;  // every epoch, so the best one is a QAT epoch
+    auto r = nn::train(Arch::parse(arch), d, o);
+    ASSERT_GT(r.best_epoch, 0);
+    EXPECT_FALSE(r.model.net.fake_quant());
+    const quant::QModel q = quant::quantize(r.model, d.train);
+    const nn::Metrics qm = q.evaluate(d.val);
+    EXPECT_NEAR(qm.accuracy, r.best_val.accuracy, 0.03) << arch;
+    int off_grid = 0;
+    for (const auto* p : r.model.net.params()) {
+      if (!p->decay) continue;
+      for (long row = 0; row < p->value.rows(); ++row) {
+        const float s = p->value.row(row).cwiseAbs().maxCoeff() / 127.0f;
+        for (long c = 0; c < p->value.cols(); ++c)
+          off_grid += std::abs(p->value(row, c) / s - std::nearbyint(p->value(row, c) / s)) > 1e-3f;
+      }
+    }
+    EXPECT_GT(off_grid, 0) << arch;
+  }
+  nn::TrainOptions bad;
+  bad.qat_from = -1;
+  EXPECT_NE(test_util::error_of([&] { nn::train(Arch::parse("gru:4|head=last"), load_dataset(kMotion), bad); })
+                .find("qat_from"),
+            std::string::npos);
+}
+
 TEST(Quant, RefusesWhatItCannotRepresent) {
   Trained t = train("gru:8|head=last", kMotion, 1);
   EXPECT_NE(test_util::error_of([&] { quant::quantize(t.model, Split{}); }).find("no calibration"), std::string::npos);

@@ -97,6 +97,12 @@ class Network {
   const Arch& arch() const { return arch_; }
   int input_dim() const { return input_dim_; }
   int output_dim() const { return output_dim_; }
+  // Quantisation-aware forward passes (docs/quantization.md): the network input is rounded per feature
+  // to int8 steps of input_scale[f], and each layer's output, where the next layer (or a "last" head)
+  // reads it, to the int8 copy of the runtime's int16 state (steps of 2^(8 - state_frac)). The
+  // backward pass treats the rounding as identity (straight-through estimator). Off by default.
+  void set_fake_quant(bool on, std::vector<float> input_scale = {});
+  bool fake_quant() const { return fq_; }
 
  private:
   Arch arch_;
@@ -107,6 +113,11 @@ class Network {
   SeqInfo info_;
   std::vector<Mat<S>> h_;      // output of each layer
   Mat<S> dh_, dx_;
+  bool fq_ = false;
+  std::vector<float> fq_input_;
+  Mat<S> xq_;                  // fake-quantised input
+  std::vector<Mat<S>> hq_;     // fake-quantised layer outputs (what the next layer reads)
+  const Mat<S>& input_of(size_t layer) const;
 };
 
 // ---- Losses ----
@@ -166,6 +177,11 @@ struct TrainOptions {
   double huber_delta = 1.0;
   ClassWeighting class_weighting = ClassWeighting::none;
   bool scale_targets = true;  // regression: learn standardised targets
+  // Quantisation-aware training from this epoch on (1-based; 0 = off): weights are fake-quantised per
+  // row to int8 in every forward pass, with gradients applied to the float weights (straight-through),
+  // and inputs and inter-layer states are rounded as the int8 runtime rounds them. Validation then
+  // measures the fake-quantised network.
+  int qat_from = 0;
   uint64_t seed = 1;
   // Called after every epoch; returning false stops training (status stopped_by_callback).
   std::function<bool(const struct EpochReport&)> on_epoch;
@@ -260,7 +276,19 @@ struct StepResult {
 // One optimisation step on one batch: forward, loss, backward, clipping, and (when loss and gradient are
 // finite) the Adam update. `dout` is scratch space reused between calls. train() runs exactly this.
 StepResult train_step(Network<float>& net, Adam& adam, const Batch<float>& batch, const LossOptions& loss,
-                      double clip_norm, double lr, Mat<float>& dout);
+                      double clip_norm, double lr, Mat<float>& dout, bool quantize_weights = false);
+// Quantisation-aware training's weight rounding: every weight matrix (a parameter with decay) rounded per
+// row to 127 symmetric int8 steps, as post-training quantisation rounds it. Swaps the float values out
+// and back in.
+class WeightRounding {
+ public:
+  explicit WeightRounding(std::vector<Param<float>*> params);
+  void apply();    // keeps the float weights, writes the rounded ones
+  void restore();  // writes the float weights back
+ private:
+  std::vector<Param<float>*> params_;
+  std::vector<Mat<float>> saved_;
+};
 LossOptions resolve_loss(const TrainOptions& opt, const Dataset& data);
 
 }  // namespace rnnas::nn

@@ -61,6 +61,9 @@ void add_train(CLI::App& app, TrainArgs& a) {
   cmd->add_option("--class-weights", a.class_weights, "none | balanced")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "balanced"}));
+  cmd->add_option("--qat-from", o.qat_from,
+                  "Quantisation-aware training from this epoch on (fake int8, straight-through; 0 = off)")
+      ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed of every random choice")->capture_default_str();
   cmd->add_option("--save", a.save, "Write the trained model to this file (JSON, docs/model-format.md)");
   cmd->add_flag("--quiet", a.quiet, "Print only the final metrics");
@@ -394,6 +397,9 @@ int main(int argc, char** argv) {
   srch->add_flag("--resume", sa.o.resume, "Continue the study (also after a crash or kill -9)");
   srch->add_option("--epochs", sa.o.train.epochs, "Maximum epochs per candidate")->capture_default_str();
   srch->add_option("--patience", sa.o.train.patience, "Early-stopping patience per candidate")->capture_default_str();
+  srch->add_option("--qat-from", sa.o.train.qat_from,
+                   "Quantisation-aware training of every candidate from this epoch on (0 = off)")
+      ->capture_default_str();
   srch->add_flag("--no-asha", sa.no_asha, "Do not stop weak candidates early (successive halving)");
   srch->add_option("--asha-min-epochs", sa.o.asha_min_epochs, "First ASHA rung (epochs)")->capture_default_str();
   srch->add_option("--asha-eta", sa.o.asha_eta, "ASHA rung spacing; keeps the best 1/eta")->capture_default_str();

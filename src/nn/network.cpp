@@ -1,5 +1,8 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "layers.h"
 
 #if defined(__SSE__)
@@ -70,17 +73,55 @@ void Network<S>::init(uint64_t seed) {
 }
 
 template <class S>
+void Network<S>::set_fake_quant(bool on, std::vector<float> input_scale) {
+  if (on && input_scale.size() != static_cast<size_t>(input_dim_))
+    throw Error(fmt::format("network: fake quantisation needs {} input scales, got {}", input_dim_, input_scale.size()));
+  fq_ = on;
+  fq_input_ = std::move(input_scale);
+}
+
+namespace {
+template <class S>
+S round_to(S v, S step) {
+  const S q = std::nearbyint(v / step);
+  return (q > S(127) ? S(127) : (q < S(-127) ? S(-127) : q)) * step;
+}
+}  // namespace
+
+template <class S>
+const Mat<S>& Network<S>::input_of(size_t layer) const {
+  if (layer == 0) return fq_ ? xq_ : *x_;
+  return fq_ ? hq_[layer - 1] : h_[layer - 1];
+}
+
+template <class S>
 const Mat<S>& Network<S>::forward(const Mat<S>& x, const SeqInfo& info) {
   const FlushDenormals ftz;
   x_ = &x;
   info_ = info;
   h_.resize(layers_.size());
-  const Mat<S>* in = &x;
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->forward(*in, info, h_[i]);
-    in = &h_[i];
+  if (fq_) {
+    xq_.resize(x.rows(), x.cols());
+    for (long c = 0; c < x.cols(); ++c)
+      for (long f = 0; f < x.rows(); ++f) xq_(f, c) = round_to(x(f, c), static_cast<S>(fq_input_[static_cast<size_t>(f)]));
+    hq_.resize(layers_.size());
   }
-  return head_->forward(h_.back(), info);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]->forward(input_of(i), info, h_[i]);
+    if (!fq_) continue;
+    // The runtime's int16 state has 15 fractional bits for tanh-bounded cells, and for FastRNN/FastGRNN as
+    // many as their range allows (8..22); the next layer reads h >> 8.
+    const CellType cell = arch_.layers[i].cell;
+    int frac = 15;
+    if (cell == CellType::fastrnn || cell == CellType::fastgrnn) {
+      const double m = static_cast<double>(h_[i].cwiseAbs().maxCoeff());
+      frac = m > 0 ? std::clamp(static_cast<int>(std::floor(15.0 - std::log2(m * 1.25))), 8, 22) : 22;
+    }
+    const S step = static_cast<S>(std::ldexp(1.0, 8 - frac));
+    hq_[i] = h_[i].unaryExpr([step](S v) { return round_to(v, step); });
+  }
+  const bool last_q = fq_ && arch_.head == HeadType::last;
+  return head_->forward(last_q ? hq_.back() : h_.back(), info);
 }
 
 template <class S>
@@ -88,7 +129,7 @@ void Network<S>::backward(const Mat<S>& dout) {
   const FlushDenormals ftz;
   head_->backward(dout, info_, dh_);
   for (size_t i = layers_.size(); i-- > 0;) {
-    const Mat<S>& in = i == 0 ? *x_ : h_[i - 1];
+    const Mat<S>& in = input_of(i);  // straight-through: gradients pass the rounding unchanged
     layers_[i]->backward(in, info_, h_[i], dh_, i == 0 ? nullptr : &dx_);
     if (i > 0) std::swap(dh_, dx_);
   }

@@ -20,6 +20,7 @@ void check_options(const TrainOptions& o) {
   if (!(o.huber_delta > 0)) throw Error(fmt::format("train: huber delta {} must be positive", o.huber_delta));
   if (!(o.min_lr_fraction >= 0 && o.min_lr_fraction <= 1))
     throw Error(fmt::format("train: min lr fraction {} must be in [0, 1]", o.min_lr_fraction));
+  if (o.qat_from < 0) throw Error(fmt::format("train: qat_from {} must be >= 0 (0 = off)", o.qat_from));
   if (o.step_epochs < 1 || !(o.step_gamma > 0))
     throw Error(fmt::format("train: step schedule needs step_epochs >= 1 and gamma > 0"));
 }
@@ -99,13 +100,39 @@ std::string_view to_string(TrainStatus s) {
 
 bool StepResult::finite() const { return std::isfinite(loss) && std::isfinite(grad_norm); }
 
+WeightRounding::WeightRounding(std::vector<Param<float>*> params) {
+  for (auto* p : params)
+    if (p->decay) params_.push_back(p);
+  saved_.resize(params_.size());
+}
+
+void WeightRounding::apply() {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Mat<float>& w = params_[i]->value;
+    saved_[i] = w;
+    for (long r = 0; r < w.rows(); ++r) {
+      const float m = w.row(r).cwiseAbs().maxCoeff();
+      if (!(m > 0)) continue;
+      const float s = m / 127.0f;
+      for (long c = 0; c < w.cols(); ++c) w(r, c) = std::nearbyint(w(r, c) / s) * s;
+    }
+  }
+}
+
+void WeightRounding::restore() {
+  for (size_t i = 0; i < params_.size(); ++i) params_[i]->value = saved_[i];
+}
+
 StepResult train_step(Network<float>& net, Adam& adam, const Batch<float>& batch, const LossOptions& loss,
-                      double clip_norm, double lr, Mat<float>& dout) {
+                      double clip_norm, double lr, Mat<float>& dout, bool quantize_weights) {
   StepResult r;
   net.zero_grad();
+  WeightRounding rounding(adam.params());
+  if (quantize_weights) rounding.apply();
   const Mat<float>& out = net.forward(batch.x, batch.info);
   r.loss = loss_and_grad<float>(loss, out, batch.label, batch.y, &dout);
   net.backward(dout);
+  if (quantize_weights) rounding.restore();  // straight-through: the update goes to the float weights
   r.grad_norm = clip_grad_norm(adam.params(), clip_norm);
   if (r.finite()) adam.step(lr);
   return r;
@@ -197,8 +224,20 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
   Mat<float> dout;
   long step = 0;
   bool stop = false;
+  // Quantisation-aware training: the int8 input steps come from the (normalised) training inputs' range.
+  std::vector<float> input_step;
+  if (opt.qat_from > 0) {
+    std::vector<float> range(static_cast<size_t>(model.input_dim), 0.0f);
+    for (const auto& x : train.x)
+      for (long f = 0; f < x.cols(); ++f)
+        range[static_cast<size_t>(f)] = std::max(range[static_cast<size_t>(f)], x.col(f).cwiseAbs().maxCoeff());
+    for (float m : range) input_step.push_back(m > 0 ? m / 127.0f : 1.0f);
+  }
+  WeightRounding eval_rounding(params);
   for (int epoch = 1; epoch <= opt.epochs && !stop; ++epoch) {
     const double t_epoch = now_seconds();
+    const bool qat = opt.qat_from > 0 && epoch >= opt.qat_from;
+    if (qat && !net.fake_quant()) net.set_fake_quant(true, input_step);
     shuffle_rng.shuffle(order);
     double loss_sum = 0;
     EpochReport rep;
@@ -209,7 +248,7 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
                               order.begin() + static_cast<long>(std::min(N, begin + opt.batch_size)));
       const Batch<float> batch = make_batch<float>(train, std::move(idx), arch.stride, O);
       rep.lr = learning_rate(opt, step, total_steps, epoch);
-      const StepResult sr = train_step(net, adam, batch, model.loss, opt.clip_norm, rep.lr, dout);
+      const StepResult sr = train_step(net, adam, batch, model.loss, opt.clip_norm, rep.lr, dout, qat);
       if (!sr.finite()) {
         r.status = TrainStatus::diverged;
         r.reason = fmt::format("{} at epoch {}, batch {} (loss {}, gradient norm {})",
@@ -223,8 +262,10 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
     }
     if (stop) break;
     rep.train_loss = loss_sum / static_cast<double>(N);
+    if (qat) eval_rounding.apply();
     rep.val = evaluate_batches(net, monitor_batches, model.loss, data.task, model.output_dim, model.target_scale,
                                data.score);
+    if (qat) eval_rounding.restore();
     if (!std::isfinite(rep.val.loss)) {
       r.status = TrainStatus::diverged;
       r.reason = fmt::format("non-finite validation loss at epoch {}", epoch);
@@ -253,6 +294,7 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
   }
   if (opt.restore_best && !best_weights.empty())
     for (size_t i = 0; i < params.size(); ++i) params[i]->value = best_weights[i];
+  net.set_fake_quant(false);  // the model is float; rnnas::quant::quantize rounds it as training did
   const bool usable = r.best_epoch > 0 && (opt.restore_best || r.status != TrainStatus::diverged);
   if (usable && !test.empty())
     r.test = evaluate_batches(net, eval_batches(test, arch.stride, O, 256), model.loss, data.task, model.output_dim,

@@ -60,7 +60,8 @@ nlohmann::json settings_of(const SearchOptions& o) {
           {"asha_min_epochs", o.asha_min_epochs},
           {"asha_eta", o.asha_eta},
           {"epochs", o.train.epochs},
-          {"patience", o.train.patience}};
+          {"patience", o.train.patience},
+          {"qat_from", o.train.qat_from}};
 }
 
 // Settings of a stored study override the options (a resumed study continues as it was begun); the
@@ -84,6 +85,7 @@ void apply_settings(const nlohmann::json& s, SearchOptions& o) {
     o.asha_eta = s.value("asha_eta", 3.0);
     o.train.epochs = s.at("epochs").get<int>();
     o.train.patience = s.at("patience").get<int>();
+    o.train.qat_from = s.value("qat_from", 0);
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("study settings are incomplete or damaged ({})", e.what()));
   }

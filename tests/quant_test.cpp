@@ -257,6 +257,104 @@ TEST(Export, GeneratedCodeMatchesTheInProcessInt8EvaluationByteForByte) {
   EXPECT_NE(header.find(fmt::format("#define MODEL_ARENA_BYTES {}\n", q.plan.arena_bytes)), std::string::npos);
 }
 
+// Audio: two tones in noise at 8 kHz, through the rnnas front end; the generated code takes the PCM.
+struct AudioTask {
+  FrontEndOptions fe;
+  Dataset data;
+  std::vector<std::vector<int16_t>> test_pcm;
+};
+
+AudioTask audio_task() {
+  AudioTask a;
+  a.fe.rate = 8000;
+  a.fe.win_ms = 32;
+  a.fe.hop_ms = 16;
+  a.fe.mels = 20;
+  a.fe.mfcc = 10;
+  const FrontEnd fe(a.fe);
+  Dataset& d = a.data;
+  d.name = "tones";
+  d.task = TaskKind::classification;
+  d.num_classes = 2;
+  d.class_names = {"low", "high"};
+  d.num_features = fe.num_features();
+  d.audio = true;
+  d.frontend = a.fe;
+  Rng rng(11);
+  for (int i = 0; i < 60; ++i) {
+    const int label = i % 2;
+    const double f0 = (label ? 1200.0 : 300.0) * (1 + 0.1 * rng.uniform(-1, 1));
+    const int n = 3000 + static_cast<int>(rng.below(1000));  // unequal lengths
+    std::vector<int16_t> pcm(static_cast<size_t>(n));
+    for (int t = 0; t < n; ++t)
+      pcm[static_cast<size_t>(t)] = static_cast<int16_t>(
+          std::lround(8000 * std::sin(2 * M_PI * f0 * t / 8000.0) + 2000 * rng.normal()));
+    Split& part = i < 40 ? d.train : (i < 50 ? d.val : d.test);
+    part.x.push_back(fe.compute({8000, pcm}));
+    part.label.push_back(label);
+    if (i >= 50) a.test_pcm.push_back(std::move(pcm));
+  }
+  return a;
+}
+
+const char* kPcmHarness = R"(#include <stdio.h>
+#include <stdlib.h>
+#include "model.h"
+int main(int argc, char **argv) {
+  FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
+  int32_t n, len, i, res[MODEL_OUTPUTS];
+  if (argc != 3 || !in || !out || model_init() != RNNAS_OK || fread(&n, 4, 1, in) != 1) return 1;
+  for (i = 0; i < n; ++i) {
+    int16_t *pcm;
+    if (fread(&len, 4, 1, in) != 1) return 2;
+    pcm = (int16_t *)malloc((size_t)len * sizeof(int16_t));
+    if (!pcm || fread(pcm, sizeof(int16_t), (size_t)len, in) != (size_t)len) return 3;
+    if (model_run_pcm(pcm, len, res) != RNNAS_OK) return 4;
+    fwrite(res, 4, MODEL_OUTPUTS, out);
+    free(pcm);
+  }
+  fclose(out);
+  return 0;
+}
+)";
+
+TEST(Export, AudioModelsTakePcmAndMatchTheInProcessEvaluationByteForByte) {
+  const fs::path dir = fs::path(testing::TempDir()) / "rnnas_export_audio";
+  fs::remove_all(dir);
+  AudioTask a = audio_task();
+  nn::TrainOptions o;
+  o.epochs = 6;
+  o.seed = 2;
+  auto r = nn::train(Arch::parse("gru:8|head=mean"), a.data, o);
+  quant::QModel q = quant::quantize(r.model, a.data.train);
+  q.audio = true;
+  q.frontend = a.fe;
+  quant::export_c(q, {dir.string(), "model", "tones"});
+  EXPECT_TRUE(fs::exists(dir / "rnnas_frontend.c"));
+  std::ofstream(dir / "main.c") << kPcmHarness;
+  {
+    std::ofstream in(dir / "in.bin", std::ios::binary);
+    const auto n = static_cast<int32_t>(a.test_pcm.size());
+    in.write(reinterpret_cast<const char*>(&n), 4);
+    for (const auto& pcm : a.test_pcm) {
+      const auto len = static_cast<int32_t>(pcm.size());
+      in.write(reinterpret_cast<const char*>(&len), 4);
+      in.write(reinterpret_cast<const char*>(pcm.data()), static_cast<std::streamsize>(pcm.size() * 2));
+    }
+  }
+  ASSERT_EQ(run_cmd(fmt::format("cd {} && gcc -std=c99 -Wall -Wextra -Werror -pedantic -ffp-contract=off -O2 "
+                                "$(pkg-config --cflags kissfft-float) main.c model.c rnnas_nn.c rnnas_status.c "
+                                "rnnas_frontend.c -o model_host $(pkg-config --libs kissfft-float) -lm && "
+                                "./model_host in.bin out.bin",
+                                dir.string())),
+            "");
+  std::ifstream f(dir / "out.bin", std::ios::binary);
+  std::vector<int32_t> host(static_cast<size_t>(q.outputs) * a.test_pcm.size());
+  f.read(reinterpret_cast<char*>(host.data()), static_cast<std::streamsize>(host.size() * 4));
+  ASSERT_EQ(f.gcount(), static_cast<std::streamsize>(host.size() * 4));
+  EXPECT_EQ(host, q.run_all(a.data.test));
+}
+
 TEST(Export, GeneratedCodeCompilesForEveryCortexMClass) {
   if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
   ASSERT_EQ(run_cmd("arm-none-eabi-gcc --version"), "") << "scripts/deps.sh installs gcc-arm-none-eabi";
@@ -264,12 +362,21 @@ TEST(Export, GeneratedCodeCompilesForEveryCortexMClass) {
   fs::remove_all(dir);
   Trained t = train("fastgrnn:12:urank=4,gru:8|head=mean", kMotion, 2);
   quant::export_c(quant::quantize(t.model, t.data.train), {dir.string(), "har", ""});
+  AudioTask a = audio_task();
+  nn::TrainOptions o;
+  o.epochs = 1;
+  auto r = nn::train(Arch::parse("gru:8|head=last"), a.data, o);
+  quant::QModel kws = quant::quantize(r.model, a.data.train);
+  kws.audio = true;
+  kws.frontend = a.fe;
+  quant::export_c(kws, {dir.string(), "kws", ""});
   for (const char* flags : {"-mcpu=cortex-m0plus -mthumb -mfloat-abi=soft", "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft",
                             "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard",
                             "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard"})
-    for (const char* f : {"har.c", "rnnas_nn.c", "rnnas_status.c"})
-      EXPECT_EQ(run_cmd(fmt::format("cd {} && arm-none-eabi-gcc -std=c99 -Wall -Wextra -Werror -pedantic -Os {} -c {} "
-                                    "-o /dev/null",
+    for (const char* f : {"har.c", "kws.c", "rnnas_nn.c", "rnnas_status.c", "rnnas_frontend.c"})
+      // kissfft's headers (the front end's FFT) are plain C; Debian installs them under /usr/include/kissfft.
+      EXPECT_EQ(run_cmd(fmt::format("cd {} && arm-none-eabi-gcc -std=c99 -Wall -Wextra -Werror -pedantic -Os {} "
+                                    "-I/usr/include/kissfft -Dkiss_fft_scalar=float -c {} -o /dev/null",
                                     dir.string(), flags, f)),
                 "")
           << flags;

@@ -53,6 +53,11 @@ struct QModel {
   QMat dense, out;
   std::vector<int32_t> dense_bias, out_bias;  // accumulator domain
   int out_frac = 16;
+  // Audio models: the front end (runtime/rnnas_frontend.c, float) that turns 16-bit PCM into the
+  // features; the generated code then takes PCM (model_feed_pcm, model_run_pcm). Set by the caller from
+  // the dataset (Dataset::frontend) when Dataset::audio.
+  bool audio = false;
+  FrontEndOptions frontend;
   hw::MemoryPlan plan;  // the arena (streaming plan of the cost model: the same function, the same bytes)
 
   // Bytes of the int8 weight arrays (what the cost model calls flash_weights).
@@ -71,8 +76,8 @@ struct QuantOptions {
 };
 
 // Post-training quantisation: ranges from the float model run (in double precision) over training
-// sequences. Throws rnnas::Error for models the int8 runtime cannot represent (audio front ends, a
-// requantisation multiplier out of range), naming the reason.
+// sequences (features, for audio models). Throws rnnas::Error for models the int8 runtime cannot
+// represent (a requantisation multiplier out of range), naming the reason.
 QModel quantize(const nn::Model& model, const Split& calibration, const QuantOptions& opt = {});
 
 // Float reference of the network, step by step in double precision (what calibration runs). Outputs are

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bind.h"
+#include "rnnas_frontend.h"
 #include "rnnas/core.h"
 #include "rnnas/quant.h"
 
@@ -34,11 +35,18 @@ std::string c_array(const std::string& type, const std::string& name, const std:
   return s;
 }
 
+// A float literal that round-trips exactly (9 significant digits) and is valid C ("20.0f", not "20f").
+std::string c_float(double v) {
+  std::string t = fmt::format("{:.9g}", static_cast<float>(v));
+  if (t.find_first_of(".eEn") == std::string::npos) t += ".0";
+  return t + "f";
+}
+
 std::string c_floats(const std::string& name, const std::vector<float>& v) {
   std::string s = fmt::format("static const float {}[{}] = {{", name, v.size());
   for (size_t i = 0; i < v.size(); ++i) {
     if (i % 6 == 0) s += "\n  ";
-    s += fmt::format("{:.9g}f,", v[i]);  // 9 significant digits round-trip a float exactly
+    s += c_float(v[i]) + ",";
   }
   s += "\n};\n";
   return s;
@@ -52,6 +60,21 @@ std::string c_string(const std::string& v) {
     else s += static_cast<char>(ch);
   }
   return s + "\"";
+}
+
+// The runtime configuration of a front end (as rnnas::FrontEnd builds it).
+rnnas_fe_config fe_config(const FrontEndOptions& o) {
+  const FrontEnd fe(o);
+  rnnas_fe_config c{};
+  c.sample_rate = o.rate;
+  c.window = fe.window();
+  c.hop = fe.hop();
+  c.fft_size = o.fft;
+  c.num_mels = o.mels;
+  c.num_mfcc = o.mfcc;
+  c.low_hz = static_cast<float>(o.low_hz);
+  c.high_hz = static_cast<float>(o.high_hz);
+  return c;
 }
 
 // Emits the arrays of a matrix and returns its C initialiser.
@@ -139,6 +162,19 @@ void export_c(const QModel& q, const ExportOptions& opt) {
                      "int32_t {p}_classify(const float *x, int32_t steps);\n"
                      "/** Class names, {P}_OUTPUTS of them. */\nextern const char *const {p}_class_names[{P}_OUTPUTS];\n",
                      fmt::arg("p", p), fmt::arg("P", P));
+  if (q.audio) {
+    const FrontEnd fe(q.frontend);
+    h += fmt::format(
+        "\n/* Audio: 16-bit PCM at {P}_SAMPLE_RATE Hz -> the rnnas front end (runtime/rnnas_frontend.c, float;\n"
+        " * needs kissfft's kiss_fft.c and kiss_fftr.c, BSD-3-Clause) -> one network step every {P}_HOP samples. */\n"
+        "#define {P}_SAMPLE_RATE {rate}\n#define {P}_WINDOW {win}\n#define {P}_HOP {hop}\n"
+        "/** Streaming: feeds any number of samples; runs a network step for every complete frame. */\n"
+        "rnnas_status {p}_feed_pcm(const int16_t *pcm, int32_t n);\n"
+        "/** Whole clip: reset, feed n samples, output. */\n"
+        "rnnas_status {p}_run_pcm(const int16_t *pcm, int32_t n, int32_t *out);\n",
+        fmt::arg("p", p), fmt::arg("P", P), fmt::arg("rate", q.frontend.rate), fmt::arg("win", fe.window()),
+        fmt::arg("hop", fe.hop()));
+  }
   h += "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
 
   // ---- model.c ----
@@ -174,9 +210,9 @@ void export_c(const QModel& q, const ExportOptions& opt) {
       "const rnnas_model_s8 {p}_desc = {{{F}, {O}, {S}, {L}, {head}, {D}, in_scale, in_offset, layers, {dense}, {db},\n"
       "  {out}, out_bias, {OF}, {oi}u, {om}u, {op}u, {od}u, {oo}u, {A}u}};\n\n"
       "/* One arena for every buffer, placed by the rnnas memory planner ({A} bytes). */\n"
-      "static uint32_t arena[({A} + 3) / 4];\nstatic rnnas_runner runner;\n\n"
+      "static uint32_t arena[({A} + 3) / 4];\nstatic rnnas_runner runner;\n{pcmdecl}\n"
       "rnnas_status {p}_init(void) {{ return rnnas_model_init(&runner, &{p}_desc, arena, sizeof arena); }}\n"
-      "void {p}_reset(void) {{ rnnas_model_reset(&runner); }}\n"
+      "void {p}_reset(void) {{ rnnas_model_reset(&runner);{rx} }}\n"
       "rnnas_status {p}_step(const float *x) {{ return rnnas_model_step(&runner, x); }}\n"
       "rnnas_status {p}_step_s8(const int8_t *x) {{ return rnnas_model_step_s8(&runner, x); }}\n"
       "rnnas_status {p}_output(int32_t *out) {{ return rnnas_model_output(&runner, out); }}\n"
@@ -186,7 +222,54 @@ void export_c(const QModel& q, const ExportOptions& opt) {
       fmt::arg("D", m.dense), fmt::arg("dense", dense), fmt::arg("db", q.dense_bias.empty() ? "NULL" : "dense_bias"),
       fmt::arg("out", outm), fmt::arg("OF", m.out_frac), fmt::arg("oi", m.off_input), fmt::arg("om", m.off_mean),
       fmt::arg("op", m.off_pooled), fmt::arg("od", m.off_dense), fmt::arg("oo", m.off_output),
-      fmt::arg("A", m.arena_bytes));
+      fmt::arg("A", m.arena_bytes),
+      fmt::arg("pcmdecl", q.audio ? "static int32_t pcm_filled; /* samples of the current frame so far */\n" : ""),
+      fmt::arg("rx", q.audio ? " pcm_filled = 0;" : ""));
+  if (q.audio) {
+    const FrontEnd fe(q.frontend);
+    const rnnas_fe_config fc = fe_config(q.frontend);
+    const size_t fe_bytes = rnnas_fe_get_buffer_size(&fc);
+    const std::string cfg = fmt::format("{{{}, {}, {}, {}, {}, {}, {}, {}}}", q.frontend.rate, fe.window(), fe.hop(),
+                                        q.frontend.fft, q.frontend.mels, q.frontend.mfcc, c_float(q.frontend.low_hz),
+                                        c_float(q.frontend.high_hz));
+    c += fmt::format(
+        "\n/* ---- Audio front end ---- */\n#include <string.h>\n#include \"rnnas_frontend.h\"\n\n"
+        "static const rnnas_fe_config fe_config = {cfg};\n"
+        "static uint32_t fe_buffer[({feb} + 3) / 4]; /* tables and one frame's scratch */\n"
+        "static rnnas_fe fe;\nstatic int fe_ready;\nstatic int16_t pcm_window[{P}_WINDOW];\n"
+        "static float features[{P}_FEATURES];\n\n"
+        "rnnas_status {p}_feed_pcm(const int16_t *pcm, int32_t n) {{\n"
+        "  int32_t i = 0;\n"
+        "  if (!pcm && n > 0) return RNNAS_ERR_NULL;\n"
+        "  if (!fe_ready) {{\n"
+        "    const rnnas_status s = rnnas_fe_init(&fe, &fe_config, fe_buffer, sizeof fe_buffer);\n"
+        "    if (s != RNNAS_OK) return s;\n"
+        "    fe_ready = 1;\n"
+        "  }}\n"
+        "  while (i < n) {{\n"
+        "    int32_t take = {P}_WINDOW - pcm_filled;\n"
+        "    rnnas_status s;\n"
+        "    if (take > n - i) take = n - i;\n"
+        "    memcpy(pcm_window + pcm_filled, pcm + i, (size_t)take * sizeof(int16_t));\n"
+        "    pcm_filled += take;\n"
+        "    i += take;\n"
+        "    if (pcm_filled < {P}_WINDOW) break;\n"
+        "    s = rnnas_fe_compute_frame(&fe, pcm_window, features);\n"
+        "    if (s == RNNAS_OK) s = {p}_step(features);\n"
+        "    if (s != RNNAS_OK) return s;\n"
+        "    memmove(pcm_window, pcm_window + {P}_HOP, (size_t)({P}_WINDOW - {P}_HOP) * sizeof(int16_t));\n"
+        "    pcm_filled = {P}_WINDOW - {P}_HOP;\n"
+        "  }}\n"
+        "  return RNNAS_OK;\n"
+        "}}\n\n"
+        "rnnas_status {p}_run_pcm(const int16_t *pcm, int32_t n, int32_t *out) {{\n"
+        "  rnnas_status s;\n"
+        "  {p}_reset();\n"
+        "  s = {p}_feed_pcm(pcm, n);\n"
+        "  return s == RNNAS_OK ? {p}_output(out) : s;\n"
+        "}}\n",
+        fmt::arg("p", p), fmt::arg("P", P), fmt::arg("cfg", cfg), fmt::arg("feb", fe_bytes));
+  }
   if (q.task == TaskKind::classification) {
     c += fmt::format(
         "\nint32_t {p}_classify(const float *x, int32_t steps) {{\n  int32_t out[{P}_OUTPUTS];\n"
@@ -216,6 +299,10 @@ void export_c(const QModel& q, const ExportOptions& opt) {
   j["in_scale"] = q.in_scale;
   j["in_offset"] = q.in_offset;
   j["source"] = opt.source;
+  if (q.audio)
+    j["frontend"] = {{"sample_rate", q.frontend.rate}, {"win_ms", q.frontend.win_ms}, {"hop_ms", q.frontend.hop_ms},
+                     {"mels", q.frontend.mels},       {"mfcc", q.frontend.mfcc},     {"low_hz", q.frontend.low_hz},
+                     {"high_hz", q.frontend.high_hz}, {"fft", q.frontend.fft}};
   nlohmann::json layers = nlohmann::json::array();
   for (const auto& l : q.layers)
     layers.push_back({{"cell", std::string(to_string(l.cell))},
@@ -254,12 +341,30 @@ void export_c(const QModel& q, const ExportOptions& opt) {
       fmt::arg("kind", q.task == TaskKind::classification ? "logits; the largest is the class"
                                                           : "regression values in the targets' units"));
 
+  std::string readme_all = readme;
+  const rnnas_fe_config fc = q.audio ? fe_config(q.frontend) : rnnas_fe_config{};
+  if (q.audio)
+    readme_all += fmt::format(
+        "\n## Audio\n\nThe model listens to 16-bit PCM at {rate} Hz: `{p}_feed_pcm(pcm, n)` takes any number of "
+        "samples and runs\none network step per frame ({win} samples, every {hop}); `{p}_run_pcm(pcm, n, out)` does a "
+        "whole clip.\nThe front end (`rnnas_frontend.[ch]`: Hann window, FFT, mel filterbank, log{mfcc}) computes in "
+        "float, the\nsame C code rnnas trained on; the network after it is integer. It needs kissfft's `kiss_fft.c` and\n"
+        "`kiss_fftr.c` (BSD-3-Clause; Debian's libkissfft-dev has the headers, not the sources) compiled with\n"
+        "`-Dkiss_fft_scalar=float`. Its tables and one frame's scratch take {feb} bytes of RAM (`fe_buffer`), plus\n"
+        "the {win}-sample PCM frame.\n",
+        fmt::arg("p", p), fmt::arg("rate", q.frontend.rate), fmt::arg("win", FrontEnd(q.frontend).window()),
+        fmt::arg("hop", FrontEnd(q.frontend).hop()), fmt::arg("mfcc", q.frontend.mfcc > 0 ? ", DCT to MFCCs" : ""),
+        fmt::arg("feb", rnnas_fe_get_buffer_size(&fc)));
   const fs::path dir(opt.dir);
   write_file(dir / (p + ".h"), h);
   write_file(dir / (p + ".c"), c);
   write_file(dir / (p + ".json"), j.dump(2) + "\n");
-  write_file(dir / "README.md", readme);
-  for (size_t i = 0; i < kRuntimeFileCount; ++i) write_file(dir / kRuntimeFiles[i].name, kRuntimeFiles[i].text);
+  write_file(dir / "README.md", readme_all);
+  for (size_t i = 0; i < kRuntimeFileCount; ++i) {
+    const std::string name = kRuntimeFiles[i].name;
+    if (!q.audio && name.rfind("rnnas_frontend", 0) == 0) continue;
+    write_file(dir / name, kRuntimeFiles[i].text);
+  }
 }
 
 }  // namespace rnnas::quant

@@ -298,7 +298,6 @@ std::vector<double> float_reference(const nn::Model& model, const Sequence& raw)
 }
 
 QModel quantize(const nn::Model& m, const Split& calibration, const QuantOptions& opt) {
-  if (!m.arch.fe.empty()) throw Error("quantize: audio front ends have no int8 form yet (the front end runs in float)");
   if (calibration.empty()) throw Error("quantize: no calibration sequences");
   if (m.norm.mean.size() != static_cast<size_t>(m.input_dim))
     throw Error("quantize: the model has no input normalisation for its features");

@@ -191,8 +191,9 @@ SearchResult run_search(const SearchOptions& o_in) {
     if (o.on_progress) o.on_progress(prog);
   };
   auto stopping = [&] { return o.stop && o.stop->load(); };
-  // Trials are ranked by their int8 model when quantising (front ends chosen by the search stay float).
-  auto int8_ranked = [&](const Arch& a) { return o.quantize && o.quant == hw::Quant::int8 && a.fe.empty(); };
+  // Trials are ranked by their int8 model when quantising (an audio front end stays float: the network is
+  // quantised from its features on).
+  auto int8_ranked = [&](const Arch&) { return o.quantize && o.quant == hw::Quant::int8; };
   const unsigned jobs = o.jobs > 0 ? static_cast<unsigned>(o.jobs) : std::max(1u, std::thread::hardware_concurrency());
   o.jobs = static_cast<int>(jobs);
 

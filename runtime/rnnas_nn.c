@@ -214,8 +214,17 @@ rnnas_status rnnas_model_init(rnnas_runner *run, const rnnas_model_s8 *model, vo
   return RNNAS_OK;
 }
 
+/* Zeroes what persists across steps (states, LSTM cells, the mean head's sums); every other buffer is
+ * written before it is read, and the arena may hold other users' data (an audio front end's tables). */
 void rnnas_model_reset(rnnas_runner *run) {
-  memset(run->arena, 0, run->model->arena_bytes);
+  const rnnas_model_s8 *m = run->model;
+  int32_t i;
+  for (i = 0; i < m->num_layers; ++i) {
+    const rnnas_layer_s8 *l = &m->layers[i];
+    memset(run->arena + l->off_state, 0, 3u * (size_t)l->width);
+    if (l->cell == RNNAS_CELL_LSTM) memset(run->arena + l->off_cell, 0, 2u * (size_t)l->width);
+  }
+  if (m->head == RNNAS_HEAD_MEAN) memset(run->arena + m->off_mean, 0, 4u * (size_t)m->layers[m->num_layers - 1].width);
   run->step = 0;
   run->used = 0;
 }

@@ -153,7 +153,7 @@ rnnas_status rnnas_cell_step_s8(const rnnas_layer_s8 *l, const int8_t *x, int16_
 size_t rnnas_model_get_buffer_size(const rnnas_model_s8 *model);
 /** Binds the model to an arena of at least rnnas_model_get_buffer_size() bytes (4-byte aligned) and resets. */
 rnnas_status rnnas_model_init(rnnas_runner *run, const rnnas_model_s8 *model, void *arena, size_t arena_bytes);
-/** Clears the states for a new sequence. */
+/** Clears the states for a new sequence (only the persistent buffers: other bytes of the arena are kept). */
 void rnnas_model_reset(rnnas_runner *run);
 /** Quantises one step of raw features (float, the dataset's units) to the int8 the network reads. */
 void rnnas_model_quantize_input(const rnnas_model_s8 *model, const float *x, int8_t *q);

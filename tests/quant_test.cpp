@@ -327,8 +327,10 @@ TEST(Export, AudioModelsTakePcmAndMatchTheInProcessEvaluationByteForByte) {
   o.seed = 2;
   auto r = nn::train(Arch::parse("gru:8|head=mean"), a.data, o);
   quant::QModel q = quant::quantize(r.model, a.data.train);
-  q.audio = true;
-  q.frontend = a.fe;
+  q.set_frontend(a.fe);
+  // The front end's buffers are in the planned arena, as the cost model plans it for this dataset.
+  EXPECT_EQ(q.plan.arena_bytes,
+            hw::estimate(r.model.arch, hw::load_target("nrf52840"), hw::shape_of(a.data), hw::Quant::int8).arena_bytes);
   quant::export_c(q, {dir.string(), "model", "tones"});
   EXPECT_TRUE(fs::exists(dir / "rnnas_frontend.c"));
   std::ofstream(dir / "main.c") << kPcmHarness;
@@ -367,8 +369,7 @@ TEST(Export, GeneratedCodeCompilesForEveryCortexMClass) {
   o.epochs = 1;
   auto r = nn::train(Arch::parse("gru:8|head=last"), a.data, o);
   quant::QModel kws = quant::quantize(r.model, a.data.train);
-  kws.audio = true;
-  kws.frontend = a.fe;
+  kws.set_frontend(a.fe);
   quant::export_c(kws, {dir.string(), "kws", ""});
   for (const char* flags : {"-mcpu=cortex-m0plus -mthumb -mfloat-abi=soft", "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft",
                             "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard",

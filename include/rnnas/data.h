@@ -309,6 +309,8 @@ class FrontEnd {
   int num_features() const;
   int window() const;
   int hop() const;
+  // Bytes of the runtime's buffer (tables + one frame's scratch): rnnas_fe_get_buffer_size().
+  size_t buffer_bytes() const;
   const FrontEndOptions& options() const { return o_; }
   std::string describe() const;
 

@@ -54,11 +54,14 @@ struct QModel {
   std::vector<int32_t> dense_bias, out_bias;  // accumulator domain
   int out_frac = 16;
   // Audio models: the front end (runtime/rnnas_frontend.c, float) that turns 16-bit PCM into the
-  // features; the generated code then takes PCM (model_feed_pcm, model_run_pcm). Set by the caller from
-  // the dataset (Dataset::frontend) when Dataset::audio.
+  // features; the generated code then takes PCM (model_feed_pcm, model_run_pcm). Set with set_frontend().
   bool audio = false;
   FrontEndOptions frontend;
   hw::MemoryPlan plan;  // the arena (streaming plan of the cost model: the same function, the same bytes)
+
+  // Makes this an audio model with the dataset's front end (Dataset::frontend); the arena plan then
+  // holds the front end's buffer, the PCM frame and the features as well.
+  void set_frontend(const FrontEndOptions& fe);
 
   // Bytes of the int8 weight arrays (what the cost model calls flash_weights).
   long weight_bytes() const;

@@ -258,8 +258,7 @@ int run_export(const ExportArgs& a) {
     throw Error(fmt::format("export: the model takes {} features and gives {} outputs; '{}' has {} and {}",
                             m.input_dim, m.output_dim, spec, ds.num_features, ds.output_dim()));
   quant::QModel q = quant::quantize(m, ds.train);
-  q.audio = ds.audio;
-  q.frontend = ds.frontend;
+  if (ds.audio) q.set_frontend(ds.frontend);
   for (const auto& [name, part] : {std::pair<const char*, const Split*>{"val", &ds.val}, {"test", &ds.test}}) {
     if (part->empty()) continue;
     fmt::print("{:<5} float {}\n      int8  {}\n", name, m.evaluate(*part).to_string(), q.evaluate(*part).to_string());

@@ -199,6 +199,11 @@ std::string FrontEnd::describe() const {
                      o_.mfcc > 0 ? fmt::format("{} MFCC", o_.mfcc) : std::string("log-mel"));
 }
 
+size_t FrontEnd::buffer_bytes() const {
+  const rnnas_fe_config c = to_config(o_, window_, hop_);
+  return rnnas_fe_get_buffer_size(&c);
+}
+
 Sequence FrontEnd::compute(const Audio& audio) const {
   const Audio a = audio.sample_rate == o_.rate ? audio : resample(audio, o_.rate);
   const rnnas_fe_config c = to_config(o_, window_, hop_);

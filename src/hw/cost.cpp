@@ -10,6 +10,7 @@
 #include "rnnas/core.h"
 #include "rnnas/data.h"
 #include "rnnas/hw.h"
+#include "rnnas_frontend.h"
 
 namespace rnnas::hw {
 namespace {
@@ -78,6 +79,7 @@ Product product(long rows, long cols, long rank) {
 struct FrontEndSize {
   long window = 0, fft = 0, bins = 0;
   int mels = 0, features = 0;
+  long buffer_bytes = 0;  // rnnas_fe_get_buffer_size(): tables + one frame's scratch (RAM)
 };
 FrontEndSize front_end_size(const InputShape& in) {
   FrontEndSize f;
@@ -86,6 +88,16 @@ FrontEndSize front_end_size(const InputShape& in) {
   f.bins = f.fft / 2 + 1;
   f.mels = in.mels;
   f.features = in.mfcc > 0 ? in.mfcc : in.mels;
+  rnnas_fe_config c{};
+  c.sample_rate = in.sample_rate;
+  c.window = static_cast<int32_t>(f.window);
+  c.hop = static_cast<int32_t>(std::max(1L, std::min(f.window, std::lround(in.hop_ms * in.sample_rate / 1000.0))));
+  c.num_mels = in.mels;
+  c.num_mfcc = in.mfcc;
+  c.low_hz = 20.0f;
+  f.buffer_bytes = static_cast<long>(rnnas_fe_get_buffer_size(&c));
+  if (f.buffer_bytes == 0)  // a configuration the runtime refuses: the formula of its layout
+    f.buffer_bytes = 4 * f.window + 6 * f.bins + 4 * in.mfcc * f.mels + 8 * f.fft + 8 * f.bins + 4 * f.mels + 256;
   return f;
 }
 
@@ -175,13 +187,14 @@ std::vector<Buffer> inference_buffers(const Arch& a, const InputShape& in_raw, Q
   if (in.audio) {
     const FrontEndSize fe = front_end_size(in);
     if (mode == Mode::streaming) {
-      b.push_back({"fe_samples", -1, 2 * fe.window, 0, end});  // ring of the last window of PCM
+      b.push_back({"fe_samples", -1, 2 * fe.window, 0, end});  // the current frame of PCM
     } else {
       const long clip = std::lround(((in.steps - 1) * in.hop_ms + in.win_ms) * in.sample_rate / 1000.0);
       b.push_back({"clip", -1, 2 * clip, 0, end});
     }
-    // kissfft's work buffer, the frame, the spectrum and the mel energies: one frame's scratch.
-    b.push_back({"fe_scratch", -1, 4 * fe.fft + 8 * fe.bins + 4 * fe.mels + 8 * (fe.fft / 2), 0, 0});
+    // runtime/rnnas_frontend.c's buffer: its tables (Hann window, mel bins, DCT, FFT twiddles), built at
+    // initialisation, and one frame's scratch; exactly rnnas_fe_get_buffer_size().
+    b.push_back({"fe", -1, fe.buffer_bytes, 0, end});
     b.push_back({"features", -1, 4 * F, 0, 0});
     b.push_back({"input", -1, F * E, 0, 1});
   } else if (mode == Mode::streaming) {
@@ -303,7 +316,7 @@ Cost estimate(const Arch& a, const Target& t, const InputShape& in_raw, Quant q,
     const FrontEndSize fe = front_end_size(in);
     code += k.frontend;
     const long mfcc = in.mfcc;
-    c.flash_frontend = 4 * fe.window + 6 * fe.bins + 4 * mfcc * fe.mels + 8 * (fe.fft / 2) + 8 * (fe.fft / 4) + 64;
+    c.flash_frontend = 64;  // its configuration; the tables are built in RAM (the "fe" buffer)
     const double nlogn = static_cast<double>(fe.fft) * std::log2(static_cast<double>(fe.fft));
     fe_cycles = cy.fft_f32 * nlogn +
                 cy.mac_f32 * static_cast<double>(fe.window + 4 * fe.bins + mfcc * fe.mels) +

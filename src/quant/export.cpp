@@ -62,21 +62,6 @@ std::string c_string(const std::string& v) {
   return s + "\"";
 }
 
-// The runtime configuration of a front end (as rnnas::FrontEnd builds it).
-rnnas_fe_config fe_config(const FrontEndOptions& o) {
-  const FrontEnd fe(o);
-  rnnas_fe_config c{};
-  c.sample_rate = o.rate;
-  c.window = fe.window();
-  c.hop = fe.hop();
-  c.fft_size = o.fft;
-  c.num_mels = o.mels;
-  c.num_mfcc = o.mfcc;
-  c.low_hz = static_cast<float>(o.low_hz);
-  c.high_hz = static_cast<float>(o.high_hz);
-  return c;
-}
-
 // Emits the arrays of a matrix and returns its C initialiser.
 std::string emit_mat(std::string& out, const std::string& name, const QMat& m) {
   if (m.w.empty()) return "{0, 0, NULL, NULL, NULL}";
@@ -227,22 +212,22 @@ void export_c(const QModel& q, const ExportOptions& opt) {
       fmt::arg("rx", q.audio ? " pcm_filled = 0;" : ""));
   if (q.audio) {
     const FrontEnd fe(q.frontend);
-    const rnnas_fe_config fc = fe_config(q.frontend);
-    const size_t fe_bytes = rnnas_fe_get_buffer_size(&fc);
+    const size_t fe_bytes = fe.buffer_bytes();
     const std::string cfg = fmt::format("{{{}, {}, {}, {}, {}, {}, {}, {}}}", q.frontend.rate, fe.window(), fe.hop(),
                                         q.frontend.fft, q.frontend.mels, q.frontend.mfcc, c_float(q.frontend.low_hz),
                                         c_float(q.frontend.high_hz));
     c += fmt::format(
         "\n/* ---- Audio front end ---- */\n#include <string.h>\n#include \"rnnas_frontend.h\"\n\n"
         "static const rnnas_fe_config fe_config = {cfg};\n"
-        "static uint32_t fe_buffer[({feb} + 3) / 4]; /* tables and one frame's scratch */\n"
-        "static rnnas_fe fe;\nstatic int fe_ready;\nstatic int16_t pcm_window[{P}_WINDOW];\n"
-        "static float features[{P}_FEATURES];\n\n"
+        "/* In the planned arena: the front end's tables and scratch ({feb} B), the PCM frame, the features. */\n"
+        "#define FE_BUFFER ((uint8_t *)arena + {ofe}u)\n#define PCM_FRAME ((int16_t *)(void *)((uint8_t *)arena + {opcm}u))\n"
+        "#define FEATURES ((float *)(void *)((uint8_t *)arena + {ofeat}u))\n"
+        "static rnnas_fe fe;\nstatic int fe_ready;\n\n"
         "rnnas_status {p}_feed_pcm(const int16_t *pcm, int32_t n) {{\n"
         "  int32_t i = 0;\n"
         "  if (!pcm && n > 0) return RNNAS_ERR_NULL;\n"
         "  if (!fe_ready) {{\n"
-        "    const rnnas_status s = rnnas_fe_init(&fe, &fe_config, fe_buffer, sizeof fe_buffer);\n"
+        "    const rnnas_status s = rnnas_fe_init(&fe, &fe_config, FE_BUFFER, {feb});\n"
         "    if (s != RNNAS_OK) return s;\n"
         "    fe_ready = 1;\n"
         "  }}\n"
@@ -250,14 +235,14 @@ void export_c(const QModel& q, const ExportOptions& opt) {
         "    int32_t take = {P}_WINDOW - pcm_filled;\n"
         "    rnnas_status s;\n"
         "    if (take > n - i) take = n - i;\n"
-        "    memcpy(pcm_window + pcm_filled, pcm + i, (size_t)take * sizeof(int16_t));\n"
+        "    memcpy(PCM_FRAME + pcm_filled, pcm + i, (size_t)take * sizeof(int16_t));\n"
         "    pcm_filled += take;\n"
         "    i += take;\n"
         "    if (pcm_filled < {P}_WINDOW) break;\n"
-        "    s = rnnas_fe_compute_frame(&fe, pcm_window, features);\n"
-        "    if (s == RNNAS_OK) s = {p}_step(features);\n"
+        "    s = rnnas_fe_compute_frame(&fe, PCM_FRAME, FEATURES);\n"
+        "    if (s == RNNAS_OK) s = {p}_step(FEATURES);\n"
         "    if (s != RNNAS_OK) return s;\n"
-        "    memmove(pcm_window, pcm_window + {P}_HOP, (size_t)({P}_WINDOW - {P}_HOP) * sizeof(int16_t));\n"
+        "    memmove(PCM_FRAME, PCM_FRAME + {P}_HOP, (size_t)({P}_WINDOW - {P}_HOP) * sizeof(int16_t));\n"
         "    pcm_filled = {P}_WINDOW - {P}_HOP;\n"
         "  }}\n"
         "  return RNNAS_OK;\n"
@@ -268,7 +253,9 @@ void export_c(const QModel& q, const ExportOptions& opt) {
         "  s = {p}_feed_pcm(pcm, n);\n"
         "  return s == RNNAS_OK ? {p}_output(out) : s;\n"
         "}}\n",
-        fmt::arg("p", p), fmt::arg("P", P), fmt::arg("cfg", cfg), fmt::arg("feb", fe_bytes));
+        fmt::arg("p", p), fmt::arg("P", P), fmt::arg("cfg", cfg), fmt::arg("feb", fe_bytes),
+        fmt::arg("ofe", offset_of(q.plan, "fe")), fmt::arg("opcm", offset_of(q.plan, "fe_samples")),
+        fmt::arg("ofeat", offset_of(q.plan, "features")));
   }
   if (q.task == TaskKind::classification) {
     c += fmt::format(
@@ -342,7 +329,6 @@ void export_c(const QModel& q, const ExportOptions& opt) {
                                                           : "regression values in the targets' units"));
 
   std::string readme_all = readme;
-  const rnnas_fe_config fc = q.audio ? fe_config(q.frontend) : rnnas_fe_config{};
   if (q.audio)
     readme_all += fmt::format(
         "\n## Audio\n\nThe model listens to 16-bit PCM at {rate} Hz: `{p}_feed_pcm(pcm, n)` takes any number of "
@@ -350,11 +336,11 @@ void export_c(const QModel& q, const ExportOptions& opt) {
         "whole clip.\nThe front end (`rnnas_frontend.[ch]`: Hann window, FFT, mel filterbank, log{mfcc}) computes in "
         "float, the\nsame C code rnnas trained on; the network after it is integer. It needs kissfft's `kiss_fft.c` and\n"
         "`kiss_fftr.c` (BSD-3-Clause; Debian's libkissfft-dev has the headers, not the sources) compiled with\n"
-        "`-Dkiss_fft_scalar=float`. Its tables and one frame's scratch take {feb} bytes of RAM (`fe_buffer`), plus\n"
-        "the {win}-sample PCM frame.\n",
+        "`-Dkiss_fft_scalar=float`. Its tables and one frame's scratch ({feb} bytes), the {win}-sample PCM frame and\n"
+        "the features are buffers of the planned arena (`model.json`).\n",
         fmt::arg("p", p), fmt::arg("rate", q.frontend.rate), fmt::arg("win", FrontEnd(q.frontend).window()),
         fmt::arg("hop", FrontEnd(q.frontend).hop()), fmt::arg("mfcc", q.frontend.mfcc > 0 ? ", DCT to MFCCs" : ""),
-        fmt::arg("feb", rnnas_fe_get_buffer_size(&fc)));
+        fmt::arg("feb", q.audio ? FrontEnd(q.frontend).buffer_bytes() : 0));
   const fs::path dir(opt.dir);
   write_file(dir / (p + ".h"), h);
   write_file(dir / (p + ".c"), c);

@@ -392,6 +392,27 @@ QModel quantize(const nn::Model& m, const Split& calibration, const QuantOptions
   return q;
 }
 
+void QModel::set_frontend(const FrontEndOptions& fe) {
+  const FrontEnd check(fe);  // throws on settings the runtime refuses
+  audio = true;
+  frontend = fe;
+  hw::InputShape shape;
+  shape.features = features;
+  shape.outputs = outputs;
+  shape.steps = 1;
+  shape.audio = true;
+  shape.sample_rate = fe.rate;
+  shape.win_ms = fe.win_ms;
+  shape.hop_ms = fe.hop_ms;
+  shape.mels = fe.mels;
+  shape.mfcc = fe.mfcc;
+  plan = hw::plan_memory(hw::inference_buffers(arch, shape, hw::Quant::int8, hw::Mode::streaming));
+  for (const auto& b : plan.buffers)
+    if (std::string(b.name) == "fe" && static_cast<size_t>(b.bytes) < check.buffer_bytes())
+      throw Error(fmt::format("quantize: the front end needs {} B but the plan has {} (an explicit fft= size?)",
+                              check.buffer_bytes(), b.bytes));
+}
+
 long QModel::weight_bytes() const {
   auto mat = [](const QMat& m) { return static_cast<long>(m.w.size()); };
   long b = mat(dense) + mat(out);

@@ -406,8 +406,8 @@ int main(int argc, char** argv) {
   srch->add_option("--asha-eta", sa.o.asha_eta, "ASHA rung spacing; keeps the best 1/eta")->capture_default_str();
   srch->add_option("--quant", sa.quant, "int8 | float32 (what the costs assume)")->capture_default_str();
   srch->add_flag("--quiet", sa.quiet, "No progress line");
-  srch->add_flag("!--no-quantize", sa.o.quantize,
-                 "Rank by the float model instead of its int8 quantisation (default: int8, as deployed)");
+  srch->add_flag("--quantize,!--no-quantize", sa.o.quantize,
+                 "Rank trials by their int8 model, as deployed (default), or by the float model");
 
   ExportArgs ex;
   auto* exp = app.add_subcommand("export", "Quantise a trained model to int8 and write C code for a microcontroller");

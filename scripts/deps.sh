@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev
   libkissfft-dev libsndfile1-dev libsamplerate0-dev libzip-dev zlib1g-dev nettle-dev libsqlite3-dev
   dataset-fashion-mnist clang
-  gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
+  gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm
 )
 if [[ "${1:-}" != "--no-torch" ]]; then
   # libtorch is only the benchmark peer and a test oracle. OpenBLAS gives it a real BLAS (Debian's

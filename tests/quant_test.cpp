@@ -357,6 +357,73 @@ TEST(Export, AudioModelsTakePcmAndMatchTheInProcessEvaluationByteForByte) {
   EXPECT_EQ(host, q.run_all(a.data.test));
 }
 
+// The generated model as firmware on the emulated boards of ../shared/docs/MEASURE.md (qemu-system-arm,
+// semihosting): every board prints exactly the outputs of the in-process int8 evaluation.
+TEST(Export, GeneratedCodeRunsBitExactOnEmulatedCortexMBoards) {
+  if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
+  ASSERT_EQ(run_cmd("qemu-system-arm --version"), "") << "scripts/deps.sh installs qemu-system-arm";
+  const fs::path dir = fs::path(testing::TempDir()) / "rnnas_export_qemu";
+  fs::remove_all(dir);
+  Trained t = train("stride=2|fastgrnn:10:urank=4,lstm:8|head=mean,dense=8", kMotion, 3);
+  const quant::QModel q = quant::quantize(t.model, t.data.train);
+  quant::export_c(q, {dir.string(), "model", "a test"});
+  // Four test sequences as C arrays, and a main() that prints each one's outputs.
+  std::string inputs = "#include <stdio.h>\n#include \"model.h\"\n";
+  const int n = 4;
+  std::string expected;
+  for (int i = 0; i < n; ++i) {
+    const Sequence& x = t.data.test.x[static_cast<size_t>(i)];
+    inputs += fmt::format("static const float x{}[{}] = {{", i, x.size());
+    for (long k = 0; k < x.size(); ++k) {
+      std::string v = fmt::format("{:.9g}", x.data()[k]);
+      if (v.find_first_of(".e") == std::string::npos) v += ".0";  // "0.0f", not "0f"
+      inputs += v + "f,";
+    }
+    inputs += "};\n";
+    for (int32_t v : q.run(x)) expected += fmt::format("{} ", v);
+    expected += "\n";
+  }
+  inputs += "int main(void) {\n  int32_t out[MODEL_OUTPUTS];\n  int k;\n  if (model_init() != RNNAS_OK) return 1;\n";
+  for (int i = 0; i < n; ++i)
+    inputs += fmt::format("  if (model_run(x{0}, {1}, out) != RNNAS_OK) return 2;\n"
+                          "  for (k = 0; k < MODEL_OUTPUTS; ++k) printf(\"%ld \", (long)out[k]);\n  printf(\"\\n\");\n",
+                          i, t.data.test.x[static_cast<size_t>(i)].rows());
+  inputs += "  return 0;\n}\n";
+  std::ofstream(dir / "main.c") << inputs;
+  std::ifstream lin(fs::path(RNNAS_SOURCE_DIR) / "tests/firmware/link.ld.in");
+  const std::string link((std::istreambuf_iterator<char>(lin)), {});
+  struct Board {
+    const char *machine, *flags, *ram;
+  };
+  for (const Board& b : {Board{"microbit", "-mcpu=cortex-m0 -mfloat-abi=soft", "16K"},
+                         Board{"mps2-an385", "-mcpu=cortex-m3 -mfloat-abi=soft", "64K"},
+                         Board{"mps2-an386", "-mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16", "64K"},
+                         Board{"mps2-an500", "-mcpu=cortex-m7 -mfloat-abi=hard -mfpu=fpv5-d16", "64K"}}) {
+    SCOPED_TRACE(b.machine);
+    std::string ld = link;
+    for (const auto& [k, v] : {std::pair<std::string, std::string>{"@FLASH_ORIGIN@", "0x00000000"},
+                               {"@FLASH_LENGTH@", "256K"},
+                               {"@RAM_LENGTH@", b.ram}})
+      ld.replace(ld.find(k), k.size(), v);
+    std::ofstream(dir / fmt::format("{}.ld", b.machine)) << ld;
+    const std::string elf = fmt::format("{}.elf", b.machine);
+    ASSERT_EQ(run_cmd(fmt::format("cd {} && arm-none-eabi-gcc -std=c99 -mthumb {} -O2 -ffunction-sections "
+                                  "-fdata-sections --specs=rdimon.specs -nostartfiles -T {}.ld -Wl,--gc-sections {} "
+                                  "main.c model.c rnnas_nn.c rnnas_status.c -o {}",
+                                  dir.string(), b.flags, b.machine,
+                                  (fs::path(RNNAS_SOURCE_DIR) / "tests/firmware/startup.c").string(), elf)),
+              "");
+    const std::string out_file = (dir / fmt::format("{}.out", b.machine)).string();
+    ASSERT_EQ(run_cmd(fmt::format("cd {} && timeout 60 qemu-system-arm -M {} -nographic -monitor none -serial none "
+                                  "-semihosting-config enable=on,target=native -kernel {} > {}",
+                                  dir.string(), b.machine, elf, out_file)),
+              "");
+    std::ifstream f(out_file);
+    const std::string got((std::istreambuf_iterator<char>(f)), {});
+    EXPECT_EQ(got, expected);
+  }
+}
+
 TEST(Export, GeneratedCodeCompilesForEveryCortexMClass) {
   if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
   ASSERT_EQ(run_cmd("arm-none-eabi-gcc --version"), "") << "scripts/deps.sh installs gcc-arm-none-eabi";

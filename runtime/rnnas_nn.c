@@ -272,6 +272,10 @@ rnnas_status rnnas_model_step_s8(rnnas_runner *run, const int8_t *x) {
 rnnas_status rnnas_model_step(rnnas_runner *run, const float *x) {
   int8_t *q;
   if (!run || !run->model || !x) return RNNAS_ERR_NULL;
+  if (run->step % run->model->stride != 0) {  /* a skipped step: nothing to quantise */
+    ++run->step;
+    return RNNAS_OK;
+  }
   q = (int8_t *)(run->arena + run->model->off_input);
   rnnas_model_quantize_input(run->model, x, q);
   return rnnas_model_step_s8(run, q);

@@ -71,6 +71,8 @@ struct QModel {
   std::vector<int32_t> run_all(const Split& raw) const;
   // Metrics of the int8 model on a raw part (accuracy, or RMSE in the targets' units).
   nn::Metrics evaluate(const Split& raw) const;
+  // Metrics of given outputs (run_all's layout) of the first outputs.size() / this->outputs sequences.
+  nn::Metrics metrics(const std::vector<int32_t>& all, const Split& raw) const;
 };
 
 struct QuantOptions {

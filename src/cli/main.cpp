@@ -11,6 +11,7 @@
 
 #include "rnnas/core.h"
 #include "rnnas/data.h"
+#include "rnnas/deploy.h"
 #include "rnnas/hw.h"
 #include "rnnas/nn.h"
 #include "rnnas/quant.h"
@@ -234,39 +235,84 @@ int run_search(SearchArgs& a, const CLI::App& cmd) {
 struct ExportArgs {
   std::string model, storage = "study.db", study = "default", data, format = "c", out, prefix = "model";
   int64_t trial = -1;
+  // deploy only
+  std::string target = "nrf52840", max_flash, max_ram;
+  size_t limit = 0;
 };
 
-int run_export(const ExportArgs& a) {
+// A trained model (a file or a study's trial), its dataset and its int8 form, for export and deploy.
+struct Quantised {
+  rnnas::nn::Model model;
+  rnnas::Dataset data;
+  rnnas::quant::QModel q;
+  std::string source;
+};
+
+Quantised load_quantised(const ExportArgs& a, const char* what) {
   using namespace rnnas;
-  std::string path = a.model, source = a.model;
+  Quantised r;
+  std::string path = a.model;
+  r.source = a.model;
   if (path.empty()) {
-    if (a.trial < 0) throw Error("export: give --model FILE, or --study NAME --trial N (with --storage)");
+    if (a.trial < 0) throw Error(fmt::format("{}: give --model FILE, or --study NAME --trial N (with --storage)", what));
     auto store = open_storage(a.storage);
     if (!store->find_study(a.study)) throw Error(fmt::format("{}: no study named '{}'", a.storage, a.study));
     path = search::trial_model_path(store->location(), a.study, a.trial);
-    source = fmt::format("study '{}' trial {} ({})", a.study, a.trial, a.storage);
+    r.source = fmt::format("study '{}' trial {} ({})", a.study, a.trial, a.storage);
     if (!std::ifstream(path))
-      throw Error(fmt::format("export: {} has no saved model (only complete trials have one; looked for {})", source, path));
+      throw Error(fmt::format("{}: {} has no saved model (only complete trials have one; looked for {})", what, r.source,
+                              path));
   }
-  nn::Model m = nn::Model::load(path);
-  const std::string spec = a.data.empty() ? m.data : a.data;
+  r.model = nn::Model::load(path);
+  const std::string spec = a.data.empty() ? r.model.data : a.data;
   if (spec.empty())
-    throw Error(fmt::format("export: {} does not record its dataset; give --data SPEC (the training part calibrates "
-                            "the int8 ranges)", path));
-  const Dataset ds = load_dataset(spec);
-  if (ds.num_features != m.input_dim || ds.output_dim() != m.output_dim || ds.task != m.task)
-    throw Error(fmt::format("export: the model takes {} features and gives {} outputs; '{}' has {} and {}",
-                            m.input_dim, m.output_dim, spec, ds.num_features, ds.output_dim()));
-  quant::QModel q = quant::quantize(m, ds.train);
-  if (ds.audio) q.set_frontend(ds.frontend);
-  for (const auto& [name, part] : {std::pair<const char*, const Split*>{"val", &ds.val}, {"test", &ds.test}}) {
+    throw Error(fmt::format("{}: {} does not record its dataset; give --data SPEC (the training part calibrates "
+                            "the int8 ranges)", what, path));
+  r.data = load_dataset(spec);
+  if (r.data.num_features != r.model.input_dim || r.data.output_dim() != r.model.output_dim ||
+      r.data.task != r.model.task)
+    throw Error(fmt::format("{}: the model takes {} features and gives {} outputs; '{}' has {} and {}", what,
+                            r.model.input_dim, r.model.output_dim, spec, r.data.num_features, r.data.output_dim()));
+  r.q = quant::quantize(r.model, r.data.train);
+  if (r.data.audio) r.q.set_frontend(r.data.frontend);
+  return r;
+}
+
+int run_export(const ExportArgs& a) {
+  using namespace rnnas;
+  Quantised m = load_quantised(a, "export");
+  for (const auto& [name, part] : {std::pair<const char*, const Split*>{"val", &m.data.val}, {"test", &m.data.test}}) {
     if (part->empty()) continue;
-    fmt::print("{:<5} float {}\n      int8  {}\n", name, m.evaluate(*part).to_string(), q.evaluate(*part).to_string());
+    fmt::print("{:<5} float {}\n      int8  {}\n", name, m.model.evaluate(*part).to_string(),
+               m.q.evaluate(*part).to_string());
   }
-  quant::export_c(q, {a.out, a.prefix, source});
+  quant::export_c(m.q, {a.out, a.prefix, m.source});
   fmt::print("wrote {0}/{1}.h, {1}.c, {1}.json, README.md and the runtime: weights {2} B, arena {3} B\n", a.out,
-             a.prefix, q.weight_bytes(), q.plan.arena_bytes);
+             a.prefix, m.q.weight_bytes(), m.q.plan.arena_bytes);
   return 0;
+}
+
+int run_deploy(const ExportArgs& a) {
+  using namespace rnnas;
+  Quantised m = load_quantised(a, "deploy");
+  if (m.data.audio)
+    fmt::print("note: the front end is not deployed yet (its FFT needs kissfft's sources on the device); the "
+               "firmware is fed the features\n");
+  const hw::Target t = hw::load_target(a.target);
+  deploy::DeployOptions o;
+  o.dir = a.out;
+  o.limit = a.limit;
+  if (!a.max_flash.empty()) o.max_flash_bytes = static_cast<long>(search::parse_bytes(a.max_flash));
+  if (!a.max_ram.empty()) o.max_ram_bytes = static_cast<long>(search::parse_bytes(a.max_ram));
+  const Split& part = m.data.test.empty() ? m.data.val : m.data.test;
+  const deploy::DeployResult r = deploy::deploy(m.q, t, part, o);
+  const hw::Cost c = hw::estimate(m.q.arch, t, hw::shape_of(m.data), hw::Quant::int8);
+  fmt::print("{}", r.to_string());
+  fmt::print("host int8     {}\n", m.q.evaluate(part).to_string());
+  fmt::print("cost model    flash {} B, RAM {} B (arena {} B), {:.4g} ms (estimates before deployment)\n",
+             c.flash_bytes, c.ram_bytes, c.arena_bytes, c.latency_ms);
+  fmt::print("files         {}/ (firmware.elf, firmware.map, model.c, qemu.log)\n", a.out);
+  return r.bit_exact() ? 0 : 1;
 }
 
 struct ShowArgs {
@@ -420,6 +466,20 @@ int main(int argc, char** argv) {
   exp->add_option("-o,--out", ex.out, "Output directory")->required();
   exp->add_option("--prefix", ex.prefix, "File and symbol prefix")->capture_default_str();
 
+  ExportArgs dp;
+  auto* dep = app.add_subcommand("deploy", "Build the int8 model into firmware, run it on the target's emulated board, "
+                                           "and measure it");
+  dep->add_option("--model", dp.model, "Model file (rnnas train --save, or a study's trial-N.json)");
+  dep->add_option("--storage", dp.storage, "Study file or URL (with --study and --trial)")->capture_default_str();
+  dep->add_option("--study", dp.study, "Study name")->capture_default_str();
+  dep->add_option("--trial", dp.trial, "Trial number of the study");
+  dep->add_option("--data", dp.data, "Dataset spec (default: the one the model records)");
+  dep->add_option("--target", dp.target, "Target (rnnas targets)")->capture_default_str();
+  dep->add_option("--max-flash", dp.max_flash, "Flash budget, a linker region (default: the target's flash)");
+  dep->add_option("--max-ram", dp.max_ram, "RAM budget, a linker region (default: the target's RAM)");
+  dep->add_option("--limit", dp.limit, "Test sequences streamed to the board (0 = all)")->capture_default_str();
+  dep->add_option("-o,--out", dp.out, "Work directory (firmware, map, logs)")->required();
+
   ShowArgs sh;
   auto* show = app.add_subcommand("show", "Print a study's trials and Pareto front; export CSV/JSON");
   show->add_option("storage", sh.storage, "Study file or URL")->required();
@@ -437,6 +497,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("search")) return run_search(sa, *srch);
     if (app.got_subcommand("show")) return run_show(sh);
     if (app.got_subcommand("export")) return run_export(ex);
+    if (app.got_subcommand("deploy")) return run_deploy(dp);
     if (app.got_subcommand("data")) {
       if (data_spec.empty()) throw rnnas::Error("data: give a spec, as in 'rnnas data inspect adding:T=50'");
       const double t0 = rnnas::now_seconds();

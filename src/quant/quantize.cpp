@@ -447,17 +447,19 @@ std::vector<int32_t> QModel::run_all(const Split& raw) const {
   return all;
 }
 
-nn::Metrics QModel::evaluate(const Split& raw) const {
-  const auto all = run_all(raw);
+nn::Metrics QModel::evaluate(const Split& raw) const { return metrics(run_all(raw), raw); }
+
+nn::Metrics QModel::metrics(const std::vector<int32_t>& all, const Split& raw) const {
   const size_t O = static_cast<size_t>(outputs);
+  const size_t n = all.size() / O;
+  if (n > raw.size()) throw Error("int8 metrics: more outputs than sequences");
   nn::Metrics m;
   if (task == TaskKind::classification) {
-    std::vector<int> truth(raw.label.begin(), raw.label.end()), pred;
-    for (size_t i = 0; i < raw.size(); ++i)
-      pred.push_back(rnnas_argmax_s32(all.data() + i * O, static_cast<int32_t>(O)));
+    std::vector<int> truth(raw.label.begin(), raw.label.begin() + static_cast<long>(n)), pred;
+    for (size_t i = 0; i < n; ++i) pred.push_back(rnnas_argmax_s32(all.data() + i * O, static_cast<int32_t>(O)));
     m = nn::classification_metrics(truth, pred, outputs);
   } else {
-    std::vector<float> truth(raw.y.begin(), raw.y.end()), pred;
+    std::vector<float> truth(raw.y.begin(), raw.y.begin() + static_cast<long>(n * O)), pred;
     const double unit = std::ldexp(1.0, -out_frac);
     for (int32_t v : all) pred.push_back(static_cast<float>(v * unit));
     m = nn::regression_metrics(truth, pred);
@@ -466,7 +468,7 @@ nn::Metrics QModel::evaluate(const Split& raw) const {
       m.score = nn::phm08_score(truth, pred);
     }
   }
-  m.count = raw.size();
+  m.count = n;
   return m;
 }
 

@@ -1,0 +1,56 @@
+// rnnas/deploy.h — an int8 model as real firmware on an emulated board: generated C code built with
+// arm-none-eabi-gcc into a harness of the project's own, run under qemu-system-arm with the test split
+// streamed through semihosting, measured (flash and RAM from the linked image, peak stack by stack
+// painting, exact instructions per inference from the project's QEMU plugin) and checked byte for byte
+// against the host's int8 evaluation.
+//
+//   rnnas::quant::QModel q = rnnas::quant::quantize(model, data.train);
+//   rnnas::deploy::DeployResult r = rnnas::deploy::deploy(q, rnnas::hw::load_target("nrf52840"), data.test,
+//                                                         {.dir = "out/deploy"});
+//   r.bit_exact; r.instructions_mean; r.flash_bytes; r.device.accuracy;
+//
+// Needs gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm (scripts/deps.sh installs them).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rnnas/data.h"
+#include "rnnas/hw.h"
+#include "rnnas/nn.h"
+#include "rnnas/quant.h"
+
+namespace rnnas::deploy {
+
+struct DeployOptions {
+  std::string dir;              // work directory: sources, firmware, map, logs (created)
+  long max_flash_bytes = 0;     // budgets, made linker regions (0: the target's flash and RAM)
+  long max_ram_bytes = 0;
+  size_t limit = 0;             // test sequences streamed to the device (0: all)
+  double timeout_s = 600;       // for the emulator
+};
+
+struct DeployResult {
+  std::string target, board, cpu;
+  // Flash from the linked image (.isr_vector + .text + .rodata + .data), attributed by the map.
+  long flash_bytes = 0, flash_model = 0, flash_runtime = 0, flash_harness = 0, flash_libc = 0;
+  long static_ram_bytes = 0;  // .data + .bss (model arena, runner, harness buffers)
+  long arena_bytes = 0;       // the planner's arena (part of static RAM)
+  long stack_peak_bytes = 0;  // stack painting
+  long ram_bytes() const { return static_ram_bytes + stack_peak_bytes; }
+  std::vector<uint64_t> instructions;  // per inference (exact: QEMU plugin)
+  double instructions_mean = 0;
+  double cycles_est = 0, latency_ms_est = 0, energy_uj_est = 0;  // estimates from instructions
+  nn::Metrics device;      // of the outputs the firmware computed
+  size_t sequences = 0;
+  size_t mismatches = 0;   // sequences whose outputs differ from the host's int8 evaluation
+  bool bit_exact() const { return sequences > 0 && mismatches == 0; }
+  std::string to_string() const;
+};
+
+// Builds, runs and measures. Throws rnnas::Error when a tool is missing, the model does not fit the
+// budgets (with the linker's message) or the firmware fails.
+DeployResult deploy(const quant::QModel& q, const hw::Target& target, const Split& test, const DeployOptions& o);
+
+}  // namespace rnnas::deploy

@@ -1,0 +1,85 @@
+// Deployment on emulated boards (needs arm-none-eabi-gcc and qemu-system-arm; scripts/deps.sh installs
+// them): small GRU, LSTM and FastGRNN models on the M0, M3, M4 and M7 boards run bit-exact with the host
+// int8 evaluation, and the figures hold together; budgets are linker regions.
+#include <gtest/gtest.h>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "rnnas/deploy.h"
+#include "rnnas/hw.h"
+#include "rnnas/nn.h"
+#include "rnnas/quant.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace rnnas;
+
+namespace {
+
+const char* kMotion = "motion:difficulty=0.4,subjects=12,per_subject=30,T=48";
+
+quant::QModel model(const std::string& arch, const Dataset& d) {
+  nn::TrainOptions o;
+  o.epochs = 3;
+  o.seed = 4;
+  auto r = nn::train(Arch::parse(arch), d, o);
+  return quant::quantize(r.model, d.train);
+}
+
+class Boards : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(Boards, SmallModelsRunBitExactAndTheFiguresHoldTogether) {
+  if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
+  const Dataset d = load_dataset(kMotion);
+  const hw::Target t = hw::load_target(GetParam());
+  for (const char* arch : {"gru:12|head=last", "stride=2|lstm:10|head=mean,dense=8", "fastgrnn:12:urank=4|head=last"}) {
+    SCOPED_TRACE(fmt::format("{} on {}", arch, t.name));
+    const quant::QModel q = model(arch, d);
+    deploy::DeployOptions o;
+    o.dir = (fs::path(testing::TempDir()) / fmt::format("rnnas_deploy_{}", t.name)).string();
+    o.limit = 12;
+    const deploy::DeployResult r = deploy::deploy(q, t, d.test, o);
+    EXPECT_EQ(r.board, t.qemu_machine);
+    EXPECT_EQ(r.sequences, 12u);
+    EXPECT_TRUE(r.bit_exact()) << r.mismatches << " sequences differ";
+    EXPECT_NEAR(r.device.accuracy, quant::QModel(q).metrics(q.run_all([&] {
+      Split s = d.test;
+      s.x.resize(12);
+      return s;
+    }()), d.test).accuracy, 1e-12);
+    // Every test sequence has 48 steps: the same work, up to data-dependent branches (saturation).
+    ASSERT_EQ(r.instructions.size(), 12u);
+    const auto [lo, hi] = std::minmax_element(r.instructions.begin(), r.instructions.end());
+    EXPECT_GT(*lo, 1000u);
+    EXPECT_LT(static_cast<double>(*hi - *lo), 0.02 * static_cast<double>(*lo));
+    // The image: weights and runtime are in flash; the arena is part of static RAM; the stack was used.
+    EXPECT_GE(r.flash_model, q.weight_bytes());
+    EXPECT_GT(r.flash_runtime, 500);
+    EXPECT_LE(r.flash_model + r.flash_runtime + r.flash_harness + r.flash_libc, r.flash_bytes);
+    EXPECT_GE(r.static_ram_bytes, r.arena_bytes);
+    EXPECT_GT(r.stack_peak_bytes, 32);
+    EXPECT_LT(r.stack_peak_bytes, 2048);
+    EXPECT_NEAR(r.latency_ms_est, r.cycles_est / t.clock_hz * 1e3, 1e-9);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Deploy, Boards, ::testing::Values("samd21", "stm32f103", "nrf52840", "stm32f746"));
+
+TEST(Deploy, OverBudgetFailsWithTheLinkersMessage) {
+  if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
+  const Dataset d = load_dataset(kMotion);
+  const quant::QModel q = model("gru:48|head=last", d);
+  deploy::DeployOptions o;
+  o.dir = (fs::path(testing::TempDir()) / "rnnas_deploy_budget").string();
+  o.max_flash_bytes = 4096;
+  const std::string e = test_util::error_of([&] { deploy::deploy(q, hw::load_target("nrf52840"), d.test, o); });
+  EXPECT_NE(e.find("region `FLASH' overflowed"), std::string::npos) << e;
+  o.max_flash_bytes = 0;
+  o.max_ram_bytes = 512;
+  const std::string e2 = test_util::error_of([&] { deploy::deploy(q, hw::load_target("nrf52840"), d.test, o); });
+  EXPECT_NE(e2.find("overflowed"), std::string::npos) << e2;
+}
+
+}  // namespace

@@ -235,6 +235,7 @@ int run_search(SearchArgs& a, const CLI::App& cmd) {
 struct ExportArgs {
   std::string model, storage = "study.db", study = "default", data, format = "c", out, prefix = "model";
   int64_t trial = -1;
+  bool best = false;  // the study's best complete trial by validation error
   // deploy only
   std::string target = "nrf52840", max_flash, max_ram;
   size_t limit = 0;
@@ -254,11 +255,26 @@ Quantised load_quantised(const ExportArgs& a, const char* what) {
   std::string path = a.model;
   r.source = a.model;
   if (path.empty()) {
-    if (a.trial < 0) throw Error(fmt::format("{}: give --model FILE, or --study NAME --trial N (with --storage)", what));
+    if (a.trial < 0 && !a.best)
+      throw Error(fmt::format("{}: give --model FILE, or --study NAME --trial N | --best (with --storage)", what));
     auto store = open_storage(a.storage);
-    if (!store->find_study(a.study)) throw Error(fmt::format("{}: no study named '{}'", a.storage, a.study));
-    path = search::trial_model_path(store->location(), a.study, a.trial);
-    r.source = fmt::format("study '{}' trial {} ({})", a.study, a.trial, a.storage);
+    const auto info = store->find_study(a.study);
+    if (!info) throw Error(fmt::format("{}: no study named '{}'", a.storage, a.study));
+    int64_t trial = a.trial;
+    if (a.best) {  // complete trials passed the cost model's limits before training: all are feasible
+      double best = 0;
+      for (const auto& t : store->trials(info->id)) {
+        if (t.state != TrialState::complete || !t.metrics.count("val_error")) continue;
+        const double v = t.metrics.at("val_error");
+        if (trial < 0 || v < best) {
+          trial = t.number;
+          best = v;
+        }
+      }
+      if (trial < 0) throw Error(fmt::format("{}: study '{}' has no complete trial", what, a.study));
+    }
+    path = search::trial_model_path(store->location(), a.study, trial);
+    r.source = fmt::format("study '{}' trial {} ({})", a.study, trial, a.storage);
     if (!std::ifstream(path))
       throw Error(fmt::format("{}: {} has no saved model (only complete trials have one; looked for {})", what, r.source,
                               path));
@@ -305,6 +321,7 @@ int run_deploy(const ExportArgs& a) {
   if (!a.max_flash.empty()) o.max_flash_bytes = static_cast<long>(search::parse_bytes(a.max_flash));
   if (!a.max_ram.empty()) o.max_ram_bytes = static_cast<long>(search::parse_bytes(a.max_ram));
   const Split& part = m.data.test.empty() ? m.data.val : m.data.test;
+  fmt::print("deploying {} ({}) to {} ...\n", m.source, m.q.arch.to_string(), t.name);
   const deploy::DeployResult r = deploy::deploy(m.q, t, part, o);
   const hw::Cost c = hw::estimate(m.q.arch, t, hw::shape_of(m.data), hw::Quant::int8);
   fmt::print("{}", r.to_string());
@@ -461,6 +478,7 @@ int main(int argc, char** argv) {
   exp->add_option("--storage", ex.storage, "Study file or URL (with --study and --trial)")->capture_default_str();
   exp->add_option("--study", ex.study, "Study name")->capture_default_str();
   exp->add_option("--trial", ex.trial, "Trial number of the study");
+  exp->add_flag("--best", ex.best, "The study's best complete trial (lowest validation error)");
   exp->add_option("--data", ex.data, "Dataset spec (default: the one the model records)");
   exp->add_option("--format", ex.format, "Output format")->capture_default_str()->check(CLI::IsMember({"c"}));
   exp->add_option("-o,--out", ex.out, "Output directory")->required();
@@ -473,6 +491,7 @@ int main(int argc, char** argv) {
   dep->add_option("--storage", dp.storage, "Study file or URL (with --study and --trial)")->capture_default_str();
   dep->add_option("--study", dp.study, "Study name")->capture_default_str();
   dep->add_option("--trial", dp.trial, "Trial number of the study");
+  dep->add_flag("--best", dp.best, "The study's best complete trial (lowest validation error)");
   dep->add_option("--data", dp.data, "Dataset spec (default: the one the model records)");
   dep->add_option("--target", dp.target, "Target (rnnas targets)")->capture_default_str();
   dep->add_option("--max-flash", dp.max_flash, "Flash budget, a linker region (default: the target's flash)");

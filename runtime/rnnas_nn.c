@@ -3,6 +3,21 @@
 
 #include <string.h>
 
+/* Cortex-M4/M7/M33 with the DSP extension: dual 16-bit multiply-accumulates (SMLAD) for the int8 dot
+ * products. Integer sums are exact in any order, so this path gives the same bytes as the portable one
+ * (tests/deploy_test.cpp compares the boards' outputs with the host's). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(RNNAS_NO_DSP)
+#include <arm_acle.h>
+#define RNNAS_DSP 1
+#endif
+
+/* Inner helpers are inlined even at -Os (the per-MAC and per-row work lives in them). */
+#if defined(__GNUC__)
+#define RNNAS_INLINE static inline __attribute__((always_inline))
+#else
+#define RNNAS_INLINE static inline
+#endif
+
 /* Right shifts of negative numbers must be arithmetic (GCC and Clang guarantee it). */
 typedef char rnnas_arithmetic_shift_check[((-8 >> 1) == -4) ? 1 : -1];
 
@@ -32,16 +47,48 @@ static const int16_t kTanhQ15[257] = {
   32767, 32767, 32767, 32767, 32767
 };
 
-static int32_t shift_round(int32_t x, int32_t s) { return s > 0 ? (x + ((int32_t)1 << (s - 1))) >> s : x; }
+RNNAS_INLINE int32_t shift_round(int32_t x, int32_t s) { return s > 0 ? (x + ((int32_t)1 << (s - 1))) >> s : x; }
 
-static int32_t clamp32(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
+RNNAS_INLINE int32_t clamp32(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
-int32_t rnnas_requant(int32_t acc, int32_t mult, int32_t shift) {
-  const int64_t p = ((int64_t)acc * mult + ((int64_t)1 << (shift - 1))) >> shift;
-  return p > INT32_MAX ? INT32_MAX : (p < INT32_MIN ? INT32_MIN : (int32_t)p);
+RNNAS_INLINE int32_t requant(int32_t acc, int32_t mult, int32_t shift) {
+  const int64_t prod = (int64_t)acc * mult; /* one SMULL on Cortex-M3 and up */
+  if (shift >= 32) {
+    /* The usual case (multiplier < 1): round on bit shift-1, then shift the high word only. |prod| < 2^62,
+     * so the result is below 2^30 and needs no saturation; the same value as the general formula. */
+    const int32_t k = shift - 32;
+    const int64_t q = prod + (k == 0 ? (int64_t)0x80000000u : (int64_t)((uint64_t)((uint32_t)1u << (k - 1)) << 32));
+    return (int32_t)(q >> 32) >> k;
+  } else {
+    const int64_t p = (prod + ((int64_t)1 << (shift - 1))) >> shift;
+    return p > INT32_MAX ? INT32_MAX : (p < INT32_MIN ? INT32_MIN : (int32_t)p);
+  }
 }
 
-int16_t rnnas_tanh_q15(int32_t x) {
+int32_t rnnas_requant(int32_t acc, int32_t mult, int32_t shift) { return requant(acc, mult, shift); }
+
+/* acc + sum of w[i] * x[i], i < n. */
+RNNAS_INLINE int32_t dot_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t acc) {
+  const int8_t *end = w + n;
+#if RNNAS_DSP
+  const int8_t *end4 = w + (n & ~3);
+  while (w != end4) {
+    uint32_t wv, xv, wr, xr;
+    memcpy(&wv, w, 4); /* unaligned word loads are fine on ARMv7E-M */
+    memcpy(&xv, x, 4);
+    w += 4;
+    x += 4;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(wr) : "r"(wv));
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(xr) : "r"(xv));
+    acc = __smlad(__sxtb16(wv), __sxtb16(xv), acc); /* w0 x0 + w2 x2 */
+    acc = __smlad(wr, xr, acc);                     /* w1 x1 + w3 x3 */
+  }
+#endif
+  while (w != end) acc += (int32_t)*w++ * (int32_t)*x++;
+  return acc;
+}
+
+RNNAS_INLINE int16_t tanh_q15(int32_t x) {
   int32_t a, i, f, r;
   if (x >= 32768) return 32767;
   if (x <= -32768) return -32767;
@@ -52,20 +99,21 @@ int16_t rnnas_tanh_q15(int32_t x) {
   return (int16_t)(x < 0 ? -r : r);
 }
 
-int16_t rnnas_sigmoid_q15(int32_t x) {
+RNNAS_INLINE int16_t sigmoid_q15(int32_t x) {
   const int32_t half = shift_round(clamp32(x, -65536, 65536), 1);
-  const int32_t s = (32768 + rnnas_tanh_q15(half) + 1) >> 1;
+  const int32_t s = (32768 + tanh_q15(half) + 1) >> 1;
   return (int16_t)(s > 32767 ? 32767 : s);
 }
 
+int16_t rnnas_tanh_q15(int32_t x) { return tanh_q15(x); }
+int16_t rnnas_sigmoid_q15(int32_t x) { return sigmoid_q15(x); }
+
 void rnnas_matvec_s8_q(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *bias, int32_t *out, int accumulate) {
   const int32_t rows = m->rows, cols = m->cols;
-  int32_t r, c;
+  int32_t r;
   for (r = 0; r < rows; ++r) {
-    const int8_t *w = m->w + (size_t)r * (size_t)cols;
-    int32_t acc = bias ? bias[r] : 0, v;
-    for (c = 0; c < cols; ++c) acc += (int32_t)w[c] * (int32_t)x[c];
-    v = rnnas_requant(acc, m->mult[r], m->shift[r]);
+    const int32_t acc = dot_s8(m->w + (size_t)r * (size_t)cols, x, cols, bias ? bias[r] : 0);
+    const int32_t v = requant(acc, m->mult[r], m->shift[r]);
     out[r] = accumulate ? out[r] + v : v;
   }
 }
@@ -73,12 +121,10 @@ void rnnas_matvec_s8_q(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *bi
 void rnnas_matvec_s8_s8(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *bias, int8_t *out, int32_t lo,
                         int32_t hi) {
   const int32_t rows = m->rows, cols = m->cols;
-  int32_t r, c;
+  int32_t r;
   for (r = 0; r < rows; ++r) {
-    const int8_t *w = m->w + (size_t)r * (size_t)cols;
-    int32_t acc = bias ? bias[r] : 0;
-    for (c = 0; c < cols; ++c) acc += (int32_t)w[c] * (int32_t)x[c];
-    out[r] = (int8_t)clamp32(rnnas_requant(acc, m->mult[r], m->shift[r]), lo, hi);
+    const int32_t acc = dot_s8(m->w + (size_t)r * (size_t)cols, x, cols, bias ? bias[r] : 0);
+    out[r] = (int8_t)clamp32(requant(acc, m->mult[r], m->shift[r]), lo, hi);
   }
 }
 
@@ -139,41 +185,41 @@ rnnas_status rnnas_cell_step_s8(const rnnas_layer_s8 *l, const int8_t *x, int16_
   }
   switch (l->cell) {
     case RNNAS_CELL_RNN:
-      for (i = 0; i < H; ++i) h[i] = rnnas_tanh_q15(g[i] + l->bias[i]);
+      for (i = 0; i < H; ++i) h[i] = tanh_q15(g[i] + l->bias[i]);
       break;
     case RNNAS_CELL_GRU:
       for (i = 0; i < H; ++i) {
-        const int32_t r = rnnas_sigmoid_q15(g[i] + l->bias[i]);
-        const int32_t z = rnnas_sigmoid_q15(g[H + i] + l->bias[H + i]);
+        const int32_t r = sigmoid_q15(g[i] + l->bias[i]);
+        const int32_t z = sigmoid_q15(g[H + i] + l->bias[H + i]);
         const int32_t rn = clamp32(g[3 * H + i] + l->bias_hn[i], -32767, 32767);
-        const int32_t n = rnnas_tanh_q15(g[2 * H + i] + l->bias[2 * H + i] + shift_round(r * rn, 15));
+        const int32_t n = tanh_q15(g[2 * H + i] + l->bias[2 * H + i] + shift_round(r * rn, 15));
         h[i] = sat16(n + shift_round(z * (h[i] - n), 15));
       }
       break;
     case RNNAS_CELL_LSTM: {
       const int32_t cf = l->cell_frac;
       for (i = 0; i < H; ++i) {
-        const int32_t ig = rnnas_sigmoid_q15(g[i] + l->bias[i]);
-        const int32_t fg = rnnas_sigmoid_q15(g[H + i] + l->bias[H + i]);
-        const int32_t gg = rnnas_tanh_q15(g[2 * H + i] + l->bias[2 * H + i]);
-        const int32_t og = rnnas_sigmoid_q15(g[3 * H + i] + l->bias[3 * H + i]);
+        const int32_t ig = sigmoid_q15(g[i] + l->bias[i]);
+        const int32_t fg = sigmoid_q15(g[H + i] + l->bias[H + i]);
+        const int32_t gg = tanh_q15(g[2 * H + i] + l->bias[2 * H + i]);
+        const int32_t og = sigmoid_q15(g[3 * H + i] + l->bias[3 * H + i]);
         const int32_t c = sat16(shift_round(fg * cell[i], 15) + shift_round(ig * gg, 30 - cf));
         const int32_t c12 = cf >= 12 ? shift_round(c, cf - 12) : c * (1 << (12 - cf));
         cell[i] = (int16_t)c;
-        h[i] = (int16_t)shift_round(og * rnnas_tanh_q15(c12), 15);
+        h[i] = (int16_t)shift_round(og * tanh_q15(c12), 15);
       }
       break;
     }
     case RNNAS_CELL_FASTRNN:
       for (i = 0; i < H; ++i) {
-        const int32_t ht = rnnas_tanh_q15(g[i] + l->bias[i]);
+        const int32_t ht = tanh_q15(g[i] + l->bias[i]);
         h[i] = sat16(shift_round(l->a * ht, 30 - sf) + shift_round(l->b * h[i], 15));
       }
       break;
     case RNNAS_CELL_FASTGRNN:
       for (i = 0; i < H; ++i) {
-        const int32_t z = rnnas_sigmoid_q15(g[i] + l->bias[i]);
-        const int32_t c = rnnas_tanh_q15(g[i] + l->bias[H + i]);
+        const int32_t z = sigmoid_q15(g[i] + l->bias[i]);
+        const int32_t c = tanh_q15(g[i] + l->bias[H + i]);
         const int32_t k = shift_round(l->a * (32768 - z), 15) + l->b;
         const int32_t kc = (int32_t)(((int64_t)k * c + ((int64_t)1 << (29 - sf))) >> (30 - sf));
         h[i] = sat16(kc + shift_round(z * h[i], 15));

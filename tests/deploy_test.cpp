@@ -11,6 +11,8 @@
 #include "rnnas/hw.h"
 #include "rnnas/nn.h"
 #include "rnnas/quant.h"
+#include "rnnas/search.h"
+#include "rnnas/study.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -80,6 +82,41 @@ TEST(Deploy, OverBudgetFailsWithTheLinkersMessage) {
   o.max_ram_bytes = 512;
   const std::string e2 = test_util::error_of([&] { deploy::deploy(q, hw::load_target("nrf52840"), d.test, o); });
   EXPECT_NE(e2.find("overflowed"), std::string::npos) << e2;
+}
+
+// Measurement in the search loop: every complete trial is deployed as it completes, and its measured
+// figures sit next to the cost model's estimates.
+TEST(Deploy, SearchMeasuresEveryFeasibleTrialOnTheBoard) {
+  if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
+  const fs::path db = fs::path(testing::TempDir()) / "rnnas_measure.db";
+  for (const char* ext : {"", "-wal", "-shm"}) fs::remove(db.string() + ext);
+  fs::remove_all(db.string() + ".models");
+  search::SearchOptions o;
+  o.data = kMotion;
+  o.target = "nrf52840";
+  o.space = "tiny";
+  o.storage = db.string();
+  o.study = "m";
+  o.trials = 4;
+  o.jobs = 1;
+  o.asha = false;
+  o.train.epochs = 2;
+  o.measure = "feasible";
+  o.measure_limit = 10;
+  o.constraints.max_flash_bytes = 32768;
+  const search::SearchResult r = search::run_search(o);
+  int measured = 0;
+  for (const auto& t : r.trials) {
+    if (t.state != TrialState::complete) continue;
+    ASSERT_TRUE(t.metrics.count("measured_instructions")) << t.arch;
+    EXPECT_GT(t.metrics.at("measured_instructions"), 1000);
+    EXPECT_GT(t.metrics.at("measured_flash_bytes"), t.costs.at("flash_bytes") * 0.5);
+    EXPECT_LE(t.metrics.at("measured_flash_bytes"), 32768);
+    EXPECT_EQ(t.metrics.at("device_bit_exact"), 1.0);
+    ++measured;
+  }
+  EXPECT_GE(measured, 1);
+  EXPECT_NE(search::pareto_table(r.trials, r.pareto, o.objectives).find("instructions="), std::string::npos);
 }
 
 }  // namespace

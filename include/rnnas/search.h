@@ -111,6 +111,11 @@ struct SearchOptions {
   double asha_eta = 3;      // rung spacing and keep fraction 1/eta
   bool resume = false;
   bool evaluate_test = true;  // evaluate the Pareto models once on the test split at the end
+  // Deploy and measure on the target's emulated board (docs/deploy.md): "none", "pareto" (the front, at
+  // the end) or "feasible" (every complete trial, as it completes). Measured figures are stored with the
+  // trial as measured_* next to the cost model's estimates; the test split (or validation) is streamed.
+  std::string measure = "none";
+  size_t measure_limit = 200;  // sequences streamed per deployment
   nn::TrainOptions train;     // epochs, patience, ... (an arch's own lr/wd/batch override)
   std::atomic<bool>* stop = nullptr;                 // set to stop cleanly (Ctrl-C)
   std::function<void(const Progress&)> on_progress;  // after every trial event

@@ -469,6 +469,11 @@ int main(int argc, char** argv) {
   srch->add_option("--asha-eta", sa.o.asha_eta, "ASHA rung spacing; keeps the best 1/eta")->capture_default_str();
   srch->add_option("--quant", sa.quant, "int8 | float32 (what the costs assume)")->capture_default_str();
   srch->add_flag("--quiet", sa.quiet, "No progress line");
+  srch->add_option("--measure", sa.o.measure,
+                   "Deploy and measure on the emulated board: none | pareto (the front, at the end) | feasible "
+                   "(every complete trial)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "pareto", "feasible"}));
   srch->add_flag("--quantize,!--no-quantize", sa.o.quantize,
                  "Rank trials by their int8 model, as deployed (default), or by the float model");
 

@@ -12,6 +12,7 @@
 
 #include "rnnas/core.h"
 #include "rnnas/data.h"
+#include "rnnas/deploy.h"
 #include "rnnas/quant.h"
 #include "rnnas/search.h"
 
@@ -61,7 +62,8 @@ nlohmann::json settings_of(const SearchOptions& o) {
           {"asha_eta", o.asha_eta},
           {"epochs", o.train.epochs},
           {"patience", o.train.patience},
-          {"qat_from", o.train.qat_from}};
+          {"qat_from", o.train.qat_from},
+          {"measure", o.measure}};
 }
 
 // Settings of a stored study override the options (a resumed study continues as it was begun); the
@@ -86,6 +88,7 @@ void apply_settings(const nlohmann::json& s, SearchOptions& o) {
     o.train.epochs = s.at("epochs").get<int>();
     o.train.patience = s.at("patience").get<int>();
     o.train.qat_from = s.value("qat_from", 0);
+    o.measure = s.value("measure", std::string("none"));
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("study settings are incomplete or damaged ({})", e.what()));
   }
@@ -119,6 +122,8 @@ SearchResult run_search(const SearchOptions& o_in) {
   if (o.objectives.empty() || o.objectives[0] != Objective::val_error)
     throw Error("search: the first objective must be val_error");
   if (o.trials < 1 && o.max_seconds <= 0) throw Error("search: give a budget (--trials and/or --time)");
+  if (o.measure != "none" && o.measure != "pareto" && o.measure != "feasible")
+    throw Error(fmt::format("search: --measure '{}': expected none, pareto or feasible", o.measure));
 
   const Dataset base = load_dataset(o.data);
   const hw::Target target = hw::load_target(o.target);
@@ -194,6 +199,31 @@ SearchResult run_search(const SearchOptions& o_in) {
   // Trials are ranked by their int8 model when quantising (an audio front end stays float: the network is
   // quantised from its features on).
   auto int8_ranked = [&](const Arch&) { return o.quantize && o.quant == hw::Quant::int8; };
+  // Deploys a complete trial's int8 model on the target's emulated board and stores what was measured.
+  auto measure_trial = [&](int64_t number, const nn::Model& model, const Dataset& data) {
+    quant::QModel q = quant::quantize(model, data.train);
+    if (data.audio) q.set_frontend(data.frontend);
+    deploy::DeployOptions d;
+    d.dir = fmt::format("{}/deploy-{}", models_dir, number);
+    d.limit = o.measure_limit;
+    d.max_flash_bytes = static_cast<long>(o.constraints.max_flash_bytes);
+    d.max_ram_bytes = static_cast<long>(o.constraints.max_ram_bytes);
+    const Split& part = data.test.empty() ? data.val : data.test;
+    try {
+      const deploy::DeployResult r = deploy::deploy(q, target, part, d);
+      store->set_attr(sid, number, "measured_flash_bytes", static_cast<double>(r.flash_bytes));
+      store->set_attr(sid, number, "measured_ram_bytes", static_cast<double>(r.ram_bytes()));
+      store->set_attr(sid, number, "measured_instructions", r.instructions_mean);
+      store->set_attr(sid, number, "measured_latency_ms_est", r.latency_ms_est);
+      store->set_attr(sid, number, "measured_energy_uj_est", r.energy_uj_est);
+      store->set_attr(sid, number, "device_error", r.device.error());
+      store->set_attr(sid, number, "device_bit_exact", r.bit_exact() ? 1.0 : 0.0);
+    } catch (const Error& e) {
+      // Not fitting the budgets once built is a finding, not a crash: recorded as such.
+      store->set_attr(sid, number, "measured_failed", 1.0);
+      fmt::print(stderr, "deploy of trial {}: {}\n", number, e.what());
+    }
+  };
   const unsigned jobs = o.jobs > 0 ? static_cast<unsigned>(o.jobs) : std::max(1u, std::thread::hardware_concurrency());
   o.jobs = static_cast<int>(jobs);
 
@@ -331,6 +361,9 @@ SearchResult run_search(const SearchOptions& o_in) {
         reason = e.what();
       }
       store->finish(sid, number, state, metrics, costs, reason, now_seconds() - tstart);
+      const std::string saved = fmt::format("{}/trial-{}.json", models_dir, number);
+      if (o.measure == "feasible" && state == TrialState::complete && fs::exists(saved) && !stopping())
+        measure_trial(number, nn::Model::load(saved), *dataset_for(arch));
       if (interrupted) {  // offered again on --resume
         Trial again;
         again.arch = arch.to_string();
@@ -381,6 +414,15 @@ SearchResult run_search(const SearchOptions& o_in) {
     }
     all = store->trials(sid);
   }
+  if (o.measure == "pareto" && !res.interrupted) {
+    for (int64_t n : res.pareto) {
+      const Trial& t = all[static_cast<size_t>(n)];
+      const std::string path = fmt::format("{}/trial-{}.json", models_dir, n);
+      if (t.metrics.count("measured_instructions") || !fs::exists(path)) continue;
+      measure_trial(n, nn::Model::load(path), *dataset_for(Arch::parse(t.arch)));
+    }
+    all = store->trials(sid);
+  }
   {
     std::lock_guard lock(mu);
     refresh();
@@ -405,8 +447,6 @@ std::string figure(const std::map<std::string, double>& m, const char* key) {
 
 std::string pareto_table(const std::vector<Trial>& trials, const std::vector<int64_t>& pareto,
                          const std::vector<Objective>& objectives) {
-  std::string s = fmt::format("{:>5}  {:<44} {:>9} {:>10} {:>9} {:>9} {:>11} {:>11}  {}\n", "trial", "arch",
-                              "val_error", "test_error", "flash_B", "ram_B", "latency_ms*", "energy_uJ*", "strategy");
   std::vector<const Trial*> rows;
   for (int64_t n : pareto)
     for (const auto& t : trials)
@@ -414,16 +454,37 @@ std::string pareto_table(const std::vector<Trial>& trials, const std::vector<int
   std::sort(rows.begin(), rows.end(), [](const Trial* a, const Trial* b) {
     return objective_value(*a, Objective::val_error) < objective_value(*b, Objective::val_error);
   });
+  const bool measured = std::any_of(rows.begin(), rows.end(), [](const Trial* t) {
+    return t->metrics.count("measured_instructions") > 0 || t->metrics.count("measured_failed") > 0;
+  });
+  std::string s = fmt::format("{:>5}  {:<44} {:>9} {:>10} {:>9} {:>9} {:>11} {:>11}", "trial", "arch", "val_error",
+                              "test_error", "flash_B", "ram_B", "latency_ms*", "energy_uJ*");
+  if (measured)
+    s += fmt::format(" | {:>9} {:>8} {:>12} {:>10} {:>5}", "flash_B=", "ram_B=", "instructions=", "device_err", "exact");
+  s += "  strategy\n";
   const auto get = figure;
   for (const Trial* t : rows) {
     std::string arch = t->arch.size() > 44 ? t->arch.substr(0, 41) + "..." : t->arch;
-    s += fmt::format("{:>5}  {:<44} {:>9} {:>10} {:>9} {:>9} {:>11} {:>11}  {}\n", t->number, arch,
+    s += fmt::format("{:>5}  {:<44} {:>9} {:>10} {:>9} {:>9} {:>11} {:>11}", t->number, arch,
                      get(t->metrics, "val_error"), get(t->metrics, "test_error"), get(t->costs, "flash_bytes"),
-                     get(t->costs, "ram_bytes"), get(t->costs, "latency_ms"), get(t->costs, "energy_uj"), t->strategy);
+                     get(t->costs, "ram_bytes"), get(t->costs, "latency_ms"), get(t->costs, "energy_uj"));
+    if (measured) {
+      const bool failed = t->metrics.count("measured_failed") > 0;
+      s += failed ? fmt::format(" | {:>49}", "(did not build within the budgets)")
+                  : fmt::format(" | {:>9} {:>8} {:>12} {:>10} {:>5}", get(t->metrics, "measured_flash_bytes"),
+                                get(t->metrics, "measured_ram_bytes"), get(t->metrics, "measured_instructions"),
+                                get(t->metrics, "device_error"),
+                                t->metrics.count("device_bit_exact") ? (t->metrics.at("device_bit_exact") > 0 ? "yes" : "NO")
+                                                                     : "-");
+    }
+    s += fmt::format("  {}\n", t->strategy);
   }
   std::string names;
   for (Objective o : objectives) names += (names.empty() ? "" : ", ") + std::string(to_string(o));
-  s += fmt::format("(front of {}; * estimated from the target's uncalibrated cycle table)\n", names);
+  s += fmt::format("(front of {}; * estimated from the target's uncalibrated cycle table{})\n", names,
+                   measured ? "; = measured on the emulated board: flash and RAM of the whole firmware image, "
+                              "exact instructions per inference"
+                            : "");
   return s;
 }
 

@@ -90,8 +90,11 @@ TEST(Cli, TargetsAndCost) {
   const CliRun c = run("cost --arch 'lstm:20|head=last' --target nrf52840 --features 28 --steps 28 --outputs 10");
   ASSERT_EQ(c.code, 0) << c.out;
   EXPECT_NE(c.out.find("3840 MACs/step, 107720 MACs/window"), std::string::npos) << c.out;
-  EXPECT_NE(c.out.find("(estimated)"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("calibrated    on"), std::string::npos) << c.out;  // targets/calibration/nrf52840.json
   EXPECT_NE(c.out.find("cell[0]"), std::string::npos) << c.out;
+  const CliRun u = run("cost --arch 'lstm:20|head=last' --target nrf5340 --features 28 --steps 28 --outputs 10");
+  ASSERT_EQ(u.code, 0) << u.out;
+  EXPECT_NE(u.out.find("(estimated)"), std::string::npos) << u.out;  // not calibrated
   const CliRun d = run("cost --arch 'gru:8|head=mean' --data 'sine:T=32,n=100' --target samd21 --quant float32");
   ASSERT_EQ(d.code, 0) << d.out;
   EXPECT_NE(d.out.find("1 features x 32 steps -> 4 outputs"), std::string::npos) << d.out;

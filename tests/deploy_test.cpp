@@ -84,6 +84,29 @@ TEST(Deploy, OverBudgetFailsWithTheLinkersMessage) {
   EXPECT_NE(e2.find("overflowed"), std::string::npos) << e2;
 }
 
+// The calibrated cost model (targets/calibration/) against fresh deployments: flash and RAM within 1%,
+// instructions within 5%. Fails when the runtime or harness changed without re-running rnnas calibrate.
+TEST(Deploy, CalibratedCostModelPredictsFreshDeployments) {
+  if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
+  const Dataset d = load_dataset(kMotion);
+  for (const char* name : {"samd21", "nrf52840", "stm32f746"}) {
+    const hw::Target t = hw::load_target(name);
+    ASSERT_TRUE(t.calibrated) << name << ": run rnnas calibrate --target " << name << " --write";
+    for (const char* arch : {"gru:12:urank=4,lstm:8|head=mean", "stride=2|fastgrnn:24|head=last"}) {
+      SCOPED_TRACE(fmt::format("{} on {}", arch, name));
+      const quant::QModel q = model(arch, d);
+      deploy::DeployOptions o;
+      o.dir = (fs::path(testing::TempDir()) / fmt::format("rnnas_deploy_cal_{}", name)).string();
+      o.limit = 3;
+      const deploy::DeployResult r = deploy::deploy(q, t, d.test, o);
+      const hw::Cost c = hw::estimate(Arch::parse(arch), t, hw::shape_of(d), hw::Quant::int8);
+      EXPECT_NEAR(static_cast<double>(c.flash_bytes), static_cast<double>(r.flash_bytes), 0.01 * static_cast<double>(r.flash_bytes));
+      EXPECT_NEAR(static_cast<double>(c.ram_bytes), static_cast<double>(r.ram_bytes()), 0.01 * static_cast<double>(r.ram_bytes()));
+      EXPECT_NEAR(c.instructions, r.instructions_mean, 0.05 * r.instructions_mean);
+    }
+  }
+}
+
 // Measurement in the search loop: every complete trial is deployed as it completes, and its measured
 // figures sit next to the cost model's estimates.
 TEST(Deploy, SearchMeasuresEveryFeasibleTrialOnTheBoard) {

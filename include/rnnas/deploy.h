@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "rnnas/hw.h"
 #include "rnnas/nn.h"
 #include "rnnas/quant.h"
+#include "rnnas/space.h"
 
 namespace rnnas::deploy {
 
@@ -48,6 +50,37 @@ struct DeployResult {
   bool bit_exact() const { return sequences > 0 && mismatches == 0; }
   std::string to_string() const;
 };
+
+// Cycles per instruction of a core (for estimates from exact instruction counts; MEASURE.md: nothing
+// here models Cortex-M timing).
+double cycles_per_instruction(const std::string& core);
+
+// ---- Calibration (rnnas calibrate) ----
+struct CalibrateOptions {
+  int archs = 50;                 // deployments to fit (sampled, each on one of three small tasks)
+  uint64_t seed = 1;
+  std::string space = "default";  // the search space sampled
+  std::string dir;                // work directory
+  size_t sequences = 3;           // test sequences per deployment
+  std::function<void(int done, int total)> on_progress;
+};
+struct CalibrationSample {
+  std::string arch, data;
+  hw::CalibrationFeatures features;
+  double instructions = 0;
+  long flash_bytes = 0, ram_bytes = 0;
+  bool holdout = false;  // every third round of the three tasks: the fidelity figures are measured on these
+};
+struct CalibrateResult {
+  std::string target_name;
+  hw::Calibration calibration;  // fitted on all samples
+  std::vector<CalibrationSample> samples;
+  int skipped = 0;  // sampled archs that did not fit the board
+  std::string bench_line() const;  // BENCH calibrate target=... archs=... insn_mape_pct=... ...
+};
+// Deploys sampled archs on the target's emulated board and fits the calibrated cost model; the fidelity
+// figures are from a fit on two thirds of the samples, measured on the held-out third.
+CalibrateResult calibrate(const hw::Target& target, const CalibrateOptions& o);
 
 // Builds, runs and measures. Throws rnnas::Error when a tool is missing, the model does not fit the
 // budgets (with the linker's message) or the firmware fails.

@@ -63,6 +63,18 @@ struct CodeBytes {
   int soft_float = 0;          // float on a core without FPU: the compiler's soft-float routines
 };
 
+// A target's cost model fitted to deployments on its emulated board (`rnnas calibrate`, docs/deploy.md):
+// linear models over calibration_features(): instructions per inference; flash of the firmware image
+// beyond the model's exact data bytes; RAM (static + peak stack) beyond the planned arena.
+struct Calibration {
+  std::vector<double> insn, flash, ram;  // coefficients, in the order of CalibrationFeatures
+  double cycles_per_instruction = 1.25;  // the cycle estimate from exact instruction counts
+  int archs = 0;                         // deployments fitted
+  double insn_mape_pct = 0, flash_max_err_pct = 0, ram_max_err_pct = 0;  // held-out fidelity
+  std::string date;
+  bool empty() const { return insn.empty(); }
+};
+
 struct Target {
   std::string name;
   std::string description;
@@ -82,6 +94,7 @@ struct Target {
   OpCycles cycles;
   CodeBytes code;
   bool calibrated = false;
+  Calibration calibration;  // targets/calibration/<name>.json when present (calibrated is then true)
   std::string file;  // where it was loaded from
 
   static Target from_json(const nlohmann::json& j, const std::string& where);
@@ -162,12 +175,24 @@ struct Cost {
   double step_latency_ms = 0;  // one streaming step (what must fit between two input steps)
   double energy_uj = 0;        // one window at the target's active power
   bool estimated = true;       // cycles, latency and energy come from the (uncalibrated) table
+  double instructions = 0;     // per window, predicted by the target's calibration (0 when uncalibrated)
   std::vector<LayerCost> layers;  // detail only
   MemoryPlan plan, window_plan;   // detail only
   // Does it fit the target (adding the target's reserved flash and RAM)?
   bool fits(const Target& t) const;
   std::string to_string(const Target& t) const;  // the breakdown `rnnas cost` prints
 };
+
+// The regressors of the calibrated cost model (int8, non-audio): per inference of in.steps input steps.
+struct CalibrationFeatures {
+  std::vector<double> insn, flash, ram;
+  long model_data_bytes = 0;  // weights + biases + requantisation + input scaling: exact
+  long arena_bytes = 0;
+  static std::vector<std::string> insn_names(), flash_names(), ram_names();
+};
+CalibrationFeatures calibration_features(const Arch& a, const InputShape& in);
+void save_calibration(const Calibration& c, const std::string& path);
+Calibration load_calibration(const std::string& path);
 
 // Pure and fast (no I/O, no allocation beyond a few small vectors). `detail` adds the per-layer
 // breakdown and the memory plans with buffer names.

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <unistd.h>
@@ -504,6 +506,18 @@ int main(int argc, char** argv) {
   dep->add_option("--limit", dp.limit, "Test sequences streamed to the board (0 = all)")->capture_default_str();
   dep->add_option("-o,--out", dp.out, "Work directory (firmware, map, logs)")->required();
 
+  std::string cal_target = "nrf52840", cal_dir = "out/calibrate";
+  rnnas::deploy::CalibrateOptions cal;
+  bool cal_write = false;
+  auto* calc = app.add_subcommand("calibrate", "Deploy sampled archs on the target's emulated board and fit its cost "
+                                               "model (instructions, flash, RAM)");
+  calc->add_option("--target", cal_target, "Target (rnnas targets)")->capture_default_str();
+  calc->add_option("--archs", cal.archs, "Architectures deployed")->capture_default_str();
+  calc->add_option("--seed", cal.seed, "Seed of the sampled architectures")->capture_default_str();
+  calc->add_option("--space", cal.space, "Search space sampled (preset or JSON file)")->capture_default_str();
+  calc->add_option("-o,--out", cal_dir, "Work directory")->capture_default_str();
+  calc->add_flag("--write", cal_write, "Write targets/calibration/<target>.json (the cost model then uses it)");
+
   ShowArgs sh;
   auto* show = app.add_subcommand("show", "Print a study's trials and Pareto front; export CSV/JSON");
   show->add_option("storage", sh.storage, "Study file or URL")->required();
@@ -522,6 +536,41 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("show")) return run_show(sh);
     if (app.got_subcommand("export")) return run_export(ex);
     if (app.got_subcommand("deploy")) return run_deploy(dp);
+    if (app.got_subcommand("calibrate")) {
+      const rnnas::hw::Target t = rnnas::hw::load_target(cal_target);
+      cal.dir = cal_dir;
+      const bool tty = isatty(fileno(stderr));
+      cal.on_progress = [tty](int done, int total) {
+        if (tty) fmt::print(stderr, "\rdeployed {}/{}", done, total);
+      };
+      const rnnas::deploy::CalibrateResult r = rnnas::deploy::calibrate(t, cal);
+      if (tty) fmt::print(stderr, "\n");
+      fmt::print("{:<60} {:>12} {:>12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}\n", "arch", "insns", "predicted", "flash",
+                 "(data)", "ram", "(arena)", "task", "holdout");
+      for (const auto& x : r.samples) {
+        double pred = 0;
+        for (size_t i = 0; i < x.features.insn.size(); ++i) pred += r.calibration.insn[i] * x.features.insn[i];
+        fmt::print("{:<60} {:>12.0f} {:>12.0f} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}\n", x.arch.substr(0, 60),
+                   x.instructions, pred, x.flash_bytes, x.features.model_data_bytes, x.ram_bytes, x.features.arena_bytes,
+                   x.data.substr(0, x.data.find(':')), x.holdout ? "yes" : "");
+      }
+      fmt::print("{} archs deployed ({} sampled ones did not fit the board)\n{}\n", r.samples.size(), r.skipped,
+                 r.bench_line());
+      if (cal_write) {
+        rnnas::hw::Calibration c = r.calibration;
+        {
+          const std::time_t now = std::time(nullptr);
+          char buf[16];
+          std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&now));
+          c.date = buf;
+        }
+        const std::string dir = rnnas::hw::targets_dir() + "/calibration";
+        std::filesystem::create_directories(dir);
+        rnnas::hw::save_calibration(c, dir + "/" + t.name + ".json");
+        fmt::print("wrote {}/{}.json\n", dir, t.name);
+      }
+      return 0;
+    }
     if (app.got_subcommand("data")) {
       if (data_spec.empty()) throw rnnas::Error("data: give a spec, as in 'rnnas data inspect adding:T=50'");
       const double t0 = rnnas::now_seconds();

@@ -14,6 +14,8 @@
 #include <sstream>
 
 #include "rnnas/core.h"
+#include "rnnas/space.h"
+#include <Eigen/Dense>
 
 namespace rnnas::deploy {
 
@@ -87,9 +89,10 @@ std::string plugin_path() {
   return RNNAS_QEMU_PLUGIN_PATH;
 }
 
-// Cycles per instruction of each core, for the cycle estimate (instruction counts are exact; nothing
-// here models Cortex-M timing: ../shared/docs/MEASURE.md). Typical integer-code CPIs from the cores'
-// pipelines: M0/M0+ 2-stage, M3/M4/M33 3-stage with 1-cycle MAC, M7 dual issue.
+}  // namespace
+
+// Typical integer-code CPIs from the cores' pipelines: M0/M0+ 2-stage, M3/M4/M33 3-stage with 1-cycle
+// MAC, M7 dual issue.
 double cycles_per_instruction(const std::string& core) {
   static const std::map<std::string, double> cpi = {{"cortex-m0", 1.4},  {"cortex-m0plus", 1.35}, {"cortex-m3", 1.25},
                                                     {"cortex-m4", 1.2},  {"cortex-m7", 0.75},     {"cortex-m33", 1.2},
@@ -97,6 +100,8 @@ double cycles_per_instruction(const std::string& core) {
   const auto it = cpi.find(core);
   return it == cpi.end() ? 1.25 : it->second;
 }
+
+namespace {
 
 // Flash bytes by object file from the linker map: every allocated section that lands in flash.
 std::map<std::string, long> flash_by_file(const std::string& map) {
@@ -311,6 +316,133 @@ DeployResult deploy(const quant::QModel& q, const hw::Target& t, const Split& te
                                 device.begin() + static_cast<long>(i * O));
   r.device = q.metrics(device, test_in);
   return r;
+}
+
+std::string CalibrateResult::bench_line() const {
+  int held = 0;
+  for (const auto& x : samples) held += x.holdout;
+  return fmt::format("BENCH calibrate target={} archs={} holdout={} insn_mape_pct={:.2f} flash_max_err_pct={:.2f} "
+                     "ram_max_err_pct={:.2f}",
+                     target_name, samples.size(), held, calibration.insn_mape_pct, calibration.flash_max_err_pct,
+                     calibration.ram_max_err_pct);
+}
+
+namespace {
+// Least squares (column-pivoting QR: rank-deficient columns get 0).
+std::vector<double> fit(const std::vector<std::vector<double>>& x, const std::vector<double>& y) {
+  if (x.empty()) return {};
+  Eigen::MatrixXd a(static_cast<long>(x.size()), static_cast<long>(x[0].size()));
+  Eigen::VectorXd b(static_cast<long>(y.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    for (size_t j = 0; j < x[i].size(); ++j) a(static_cast<long>(i), static_cast<long>(j)) = x[i][j];
+    b(static_cast<long>(i)) = y[i];
+  }
+  const Eigen::VectorXd c = a.colPivHouseholderQr().solve(b);
+  return {c.data(), c.data() + c.size()};
+}
+double dotv(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+}  // namespace
+
+CalibrateResult calibrate(const hw::Target& t, const CalibrateOptions& o) {
+  if (o.archs < 6) throw Error("calibrate: needs at least 6 architectures");
+  if (o.dir.empty()) throw Error("calibrate: no work directory");
+  CalibrateResult res;
+  res.target_name = t.name;
+  // Small tasks vary features (1, 2, 6), outputs (1 to 8), the task kind; every deployment streams its
+  // sequences cut to a random length (8 to 96 steps), so length terms are told apart from constants.
+  const std::vector<std::string> specs = {"motion:difficulty=0.4,subjects=6,per_subject=20,T=96",
+                                          "sine:classes=3,T=96,n=120", "chirp:T=96,n=120", "adding:T=96,n=120",
+                                          "sine:classes=8,T=96,n=160"};
+  std::vector<Dataset> data;
+  for (const auto& s : specs) data.push_back(load_dataset(s));
+  Rng rng(o.seed);
+  int attempts = 0;
+  while (static_cast<int>(res.samples.size()) < o.archs) {
+    if (++attempts > 4 * o.archs)
+      throw Error(fmt::format("calibrate: only {} of {} sampled architectures fit {}'s board", res.samples.size(),
+                              o.archs, t.name));
+    const size_t k = res.samples.size() % data.size();
+    const Dataset& d = data[k];
+    SearchSpace space = SearchSpace::load(o.space);
+    space.input_features = d.num_features;
+    space.fe_win_ms.clear();
+    const Arch arch = space.sample(rng);
+    nn::TrainOptions topt;
+    topt.epochs = 1;
+    topt.seed = o.seed;
+    nn::TrainResult tr = nn::train(arch, d, topt);
+    const quant::QModel q = quant::quantize(tr.model, d.train);
+    DeployOptions dopt;
+    dopt.dir = fmt::format("{}/arch", o.dir);
+    dopt.limit = o.sequences;
+    const int steps = 8 + static_cast<int>(rng.below(89));
+    Split cut = d.test;
+    cut.x.resize(std::min(cut.x.size(), o.sequences));
+    for (auto& x : cut.x) x = Sequence(x.topRows(std::min<long>(steps, x.rows())));
+    DeployResult r;
+    try {
+      r = deploy(q, t, cut, dopt);
+    } catch (const Error& e) {
+      if (std::string(e.what()).find("overflowed") == std::string::npos) throw;
+      ++res.skipped;  // too large for the board
+      continue;
+    }
+    CalibrationSample x;
+    x.arch = arch.to_string();
+    x.data = specs[k];
+    hw::InputShape shape = hw::shape_of(d);
+    shape.steps = static_cast<int>(cut.x[0].rows());
+    x.features = hw::calibration_features(arch, shape);
+    x.instructions = r.instructions_mean;
+    x.flash_bytes = r.flash_bytes;
+    x.ram_bytes = r.ram_bytes();
+    x.holdout = (res.samples.size() / data.size()) % 3 == 2;  // every third round: each task held out too
+    res.samples.push_back(std::move(x));
+    if (o.on_progress) o.on_progress(static_cast<int>(res.samples.size()), o.archs);
+  }
+  auto fit_on = [&](bool holdout_only_excluded) {
+    std::vector<std::vector<double>> xi, xf, xr;
+    std::vector<double> yi, yf, yr;
+    for (const auto& x : res.samples) {
+      if (holdout_only_excluded && x.holdout) continue;
+      xi.push_back(x.features.insn);
+      yi.push_back(x.instructions);
+      xf.push_back(x.features.flash);
+      yf.push_back(static_cast<double>(x.flash_bytes - x.features.model_data_bytes));
+      xr.push_back(x.features.ram);
+      yr.push_back(static_cast<double>(x.ram_bytes - x.features.arena_bytes));
+    }
+    hw::Calibration c;
+    c.insn = fit(xi, yi);
+    c.flash = fit(xf, yf);
+    c.ram = fit(xr, yr);
+    return c;
+  };
+  // Fidelity: fit on two thirds, measure on the held-out third.
+  const hw::Calibration part = fit_on(true);
+  double ape = 0, flash_err = 0, ram_err = 0;
+  int held = 0;
+  for (const auto& x : res.samples) {
+    if (!x.holdout) continue;
+    ++held;
+    const double pi = dotv(part.insn, x.features.insn);
+    const double pf = static_cast<double>(x.features.model_data_bytes) + std::round(dotv(part.flash, x.features.flash));
+    const double pr = static_cast<double>(x.features.arena_bytes) + std::round(dotv(part.ram, x.features.ram));
+    ape += std::abs(pi - x.instructions) / x.instructions;
+    flash_err = std::max(flash_err, std::abs(pf - static_cast<double>(x.flash_bytes)) / static_cast<double>(x.flash_bytes));
+    ram_err = std::max(ram_err, std::abs(pr - static_cast<double>(x.ram_bytes)) / static_cast<double>(x.ram_bytes));
+  }
+  res.calibration = fit_on(false);
+  res.calibration.archs = static_cast<int>(res.samples.size());
+  res.calibration.cycles_per_instruction = cycles_per_instruction(t.core);
+  res.calibration.insn_mape_pct = held ? 100.0 * ape / held : 0;
+  res.calibration.flash_max_err_pct = 100.0 * flash_err;
+  res.calibration.ram_max_err_pct = 100.0 * ram_err;
+  return res;
 }
 
 }  // namespace rnnas::deploy

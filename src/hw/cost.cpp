@@ -223,8 +223,69 @@ std::vector<Buffer> inference_buffers(const Arch& a, const InputShape& in_raw, Q
   return b;
 }
 
+// ---------------------------------------------------------------- calibration
+std::vector<std::string> CalibrationFeatures::insn_names() {
+  return {"one",        "step_macs",   "step_rows",     "step_units_rnn", "step_units_gru", "step_units_lstm",
+          "step_units_fastrnn", "step_units_fastgrnn", "step_features", "steps", "step_layers", "input_steps",
+          "head_macs",  "head_rows",   "mean_step_units", "mean_units"};
+}
+// The runtime is compiled whole (one cell-step function for every cell type), so beyond the model's data
+// the image grows with the descriptors (layers), the class names (outputs) and the input scaling (features).
+std::vector<std::string> CalibrationFeatures::flash_names() { return {"one", "layers", "outputs", "features"}; }
+std::vector<std::string> CalibrationFeatures::ram_names() { return {"one", "layers", "features", "outputs"}; }
+
+CalibrationFeatures calibration_features(const Arch& a, const InputShape& in) {
+  CalibrationFeatures f;
+  const double T = in.steps, S = (in.steps + a.stride - 1) / a.stride, F = in.features, O = in.outputs;
+  double macs = 0, rows = 0, units[5] = {0, 0, 0, 0, 0}, weights = 0, biases = 0;
+  long in_dim = in.features;
+  for (const auto& l : a.layers) {
+    const long H = l.width, G = gate_count(l.cell) * H;
+    auto product = [&](long cols, int rank) {
+      if (rank > 0) {
+        macs += static_cast<double>(rank * cols + G * rank);
+        rows += static_cast<double>(rank + G);
+        weights += static_cast<double>(rank * cols + G * rank);
+      } else {
+        macs += static_cast<double>(G * cols);
+        rows += static_cast<double>(G);
+        weights += static_cast<double>(G * cols);
+      }
+    };
+    product(in_dim, l.wrank);
+    product(H, l.urank);
+    const int c = static_cast<int>(l.cell);
+    units[c] += static_cast<double>(H);
+    biases += static_cast<double>(bias_count(l.cell, H) - cell_scalars(l.cell));
+    in_dim = H;
+  }
+  const double Hl = a.layers.back().width, D = a.dense;
+  const double head_macs = (D > 0 ? D * Hl : 0) + O * (D > 0 ? D : Hl), head_rows = D + O;
+  const bool mean = a.head == HeadType::mean;
+  f.insn = {1,     S * macs,  S * rows, S * units[0], S * units[1], S * units[2], S * units[3], S * units[4], S * F,
+            S,     S * static_cast<double>(a.layers.size()), T, head_macs, head_rows, mean ? S * Hl : 0.0,
+            mean ? Hl : 0.0};
+  const double L = static_cast<double>(a.layers.size());
+  f.flash = {1, L, O, F};
+  f.ram = {1, L, F, O};
+  f.model_data_bytes = static_cast<long>(weights + head_macs + 4 * (biases + head_rows) +
+                                         kQparamBytesPerRow * (rows + head_rows) + 8 * F);
+  f.arena_bytes = plan_memory(inference_buffers(a, in, Quant::int8, Mode::streaming)).arena_bytes;
+  return f;
+}
+
+namespace {
+double dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) s += a[i] * b[i];
+  return s;
+}
+}  // namespace
+
 // ---------------------------------------------------------------- cost
 bool Cost::fits(const Target& t) const {
+  if (instructions > 0)  // calibrated: flash and RAM are the whole firmware image's
+    return flash_bytes <= t.flash_bytes && ram_bytes <= t.ram_bytes;
   return flash_bytes + t.reserved_flash_bytes <= t.flash_bytes && ram_bytes + t.reserved_ram_bytes <= t.ram_bytes;
 }
 
@@ -347,7 +408,24 @@ Cost estimate(const Arch& a, const Target& t, const InputShape& in_raw, Quant q,
   c.latency_ms = c.cycles / t.clock_hz * 1e3;
   c.step_latency_ms = c.cycles_per_step / t.clock_hz * 1e3;
   c.energy_uj = t.active_power_mw * c.latency_ms;  // mW x ms = uJ
-  c.estimated = !t.calibrated;
+  c.estimated = true;
+  // Calibrated targets: the fitted models of deployments replace the tables (int8 networks; the audio
+  // front end is not in the calibration yet).
+  const Calibration& cal = t.calibration;
+  if (i8 && !in.audio && !cal.empty()) {
+    const CalibrationFeatures f = calibration_features(a, in);
+    c.instructions = std::max(0.0, dot(cal.insn, f.insn));
+    c.flash_bytes = f.model_data_bytes + std::lround(std::max(0.0, dot(cal.flash, f.flash)));
+    c.ram_bytes = f.arena_bytes + std::lround(std::max(0.0, dot(cal.ram, f.ram)));
+    c.stack_bytes = c.ram_bytes - c.arena_bytes;
+    c.ram_window_bytes = c.ram_bytes + (c.arena_window_bytes - c.arena_bytes);
+    c.cycles = c.instructions * cal.cycles_per_instruction;
+    c.cycles_per_step = c.steps > 0 ? c.cycles / c.steps : c.cycles;
+    c.latency_ms = c.cycles / t.clock_hz * 1e3;
+    c.step_latency_ms = c.cycles_per_step / t.clock_hz * 1e3;
+    c.energy_uj = t.active_power_mw * c.latency_ms;
+    c.estimated = false;
+  }
   return c;
 }
 
@@ -389,6 +467,10 @@ std::string Cost::to_string(const Target& t) const {
   s += fmt::format("latency       {:.4g} ms/step, {:.4g} ms/window at {:.0f} MHz{}\n", step_latency_ms, latency_ms,
                    t.clock_hz / 1e6, est);
   s += fmt::format("energy        {:.4g} uJ/window at {:.3g} mW{}\n", energy_uj, t.active_power_mw, est);
+  if (instructions > 0)
+    s += fmt::format("calibrated    on {} deployments to {} ({}): the flash and RAM above are the whole firmware "
+                     "image's; {:.0f} instructions per window (held-out error {:.1f}%)\n",
+                     t.calibration.archs, t.qemu_machine, t.calibration.date, instructions, t.calibration.insn_mape_pct);
   s += fmt::format("fits          {}\n", fits(t) ? "yes" : "NO");
   return s;
 }

@@ -142,7 +142,72 @@ Target load_target(const std::string& name_or_path) {
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(fmt::format("{}: not valid JSON ({})", p.string(), e.what()));
   }
-  return Target::from_json(j, p.string());
+  Target t = Target::from_json(j, p.string());
+  // A calibration of this target (rnnas calibrate) lives next to it: targets/calibration/<name>.json.
+  const fs::path cal = p.parent_path() / "calibration" / (t.name + ".json");
+  if (fs::is_regular_file(cal, ec)) {
+    t.calibration = load_calibration(cal.string());
+    t.calibrated = true;
+  }
+  return t;
+}
+
+void save_calibration(const Calibration& c, const std::string& path) {
+  nlohmann::json j = {{"format", "rnnas-calibration"},
+                      {"version", 1},
+                      {"date", c.date},
+                      {"archs", c.archs},
+                      {"cycles_per_instruction", c.cycles_per_instruction},
+                      {"insn_mape_pct", c.insn_mape_pct},
+                      {"flash_max_err_pct", c.flash_max_err_pct},
+                      {"ram_max_err_pct", c.ram_max_err_pct}};
+  auto named = [](const std::vector<std::string>& names, const std::vector<double>& v) {
+    nlohmann::json o = nlohmann::json::object();
+    for (size_t i = 0; i < names.size() && i < v.size(); ++i) o[names[i]] = v[i];
+    return o;
+  };
+  j["instructions"] = named(CalibrationFeatures::insn_names(), c.insn);
+  j["flash"] = named(CalibrationFeatures::flash_names(), c.flash);
+  j["ram"] = named(CalibrationFeatures::ram_names(), c.ram);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << j.dump(2) << "\n";
+    if (!out.flush()) throw Error(fmt::format("calibration: cannot write {}", tmp));
+  }
+  fs::rename(tmp, path);
+}
+
+Calibration load_calibration(const std::string& path) {
+  std::ifstream in(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(fmt::format("{}: not valid JSON ({})", path, e.what()));
+  }
+  Calibration c;
+  try {
+    if (j.at("format") != "rnnas-calibration" || j.at("version") != 1)
+      throw Error(fmt::format("{}: not an rnnas calibration file (version 1)", path));
+    c.date = j.value("date", "");
+    c.archs = j.at("archs").get<int>();
+    c.cycles_per_instruction = j.at("cycles_per_instruction").get<double>();
+    c.insn_mape_pct = j.value("insn_mape_pct", 0.0);
+    c.flash_max_err_pct = j.value("flash_max_err_pct", 0.0);
+    c.ram_max_err_pct = j.value("ram_max_err_pct", 0.0);
+    auto read = [&](const char* key, const std::vector<std::string>& names) {
+      std::vector<double> v;
+      for (const auto& n : names) v.push_back(j.at(key).at(n).get<double>());
+      return v;
+    };
+    c.insn = read("instructions", CalibrationFeatures::insn_names());
+    c.flash = read("flash", CalibrationFeatures::flash_names());
+    c.ram = read("ram", CalibrationFeatures::ram_names());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: missing or bad field ({})", path, e.what()));
+  }
+  return c;
 }
 
 std::vector<Target> list_targets() {

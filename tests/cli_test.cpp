@@ -1,5 +1,7 @@
 // End-to-end checks of the rnnas binary: exit codes and messages a user sees.
 #include <gtest/gtest.h>
+
+#include "test_util.h"
 #include <sys/wait.h>
 
 #include <array>
@@ -29,7 +31,7 @@ CliRun run(const std::string& args) {
 }
 
 TEST(Cli, TrainSaveAndEval) {
-  const auto model = (std::filesystem::path(::testing::TempDir()) / "rnnas_cli_model.json").string();
+  const auto model = (std::filesystem::path(rnnas::test_util::temp_dir()) / "rnnas_cli_model.json").string();
   const CliRun t = run("train --arch 'gru:8|head=last' --data 'sine:T=32,n=400' --epochs 2 --save " + model);
   ASSERT_EQ(t.code, 0) << t.out;
   EXPECT_NE(t.out.find("epoch   2"), std::string::npos) << t.out;
@@ -49,7 +51,7 @@ TEST(Cli, BadInputIsAClearErrorWithExitCode2) {
   EXPECT_EQ(arch.code, 2);
   EXPECT_NE(arch.out.find("error: arch 'gru:0': layer width must be a positive integer, got '0'"), std::string::npos)
       << arch.out;
-  const auto bad = (std::filesystem::path(::testing::TempDir()) / "rnnas_cli_bad.csv").string();
+  const auto bad = (std::filesystem::path(rnnas::test_util::temp_dir()) / "rnnas_cli_bad.csv").string();
   std::ofstream(bad) << "a,b,label\n1,2,x\n3,oops,y\n";
   const CliRun csv = run("data --data 'csv:" + bad + ",window=1,label=label'");
   EXPECT_EQ(csv.code, 2);

@@ -30,7 +30,7 @@ using test_util::error_of;
 class Fixture : public ::testing::Test {
  public:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
+    dir_ = fs::path(rnnas::test_util::temp_dir()) /
            ("rnnas_fmt_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);

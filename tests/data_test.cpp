@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 class CsvTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
+    dir_ = fs::path(rnnas::test_util::temp_dir()) /
            ("rnnas_csv_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);

@@ -40,7 +40,7 @@ TEST_P(Boards, SmallModelsRunBitExactAndTheFiguresHoldTogether) {
     SCOPED_TRACE(fmt::format("{} on {}", arch, t.name));
     const quant::QModel q = model(arch, d);
     deploy::DeployOptions o;
-    o.dir = (fs::path(testing::TempDir()) / fmt::format("rnnas_deploy_{}", t.name)).string();
+    o.dir = (fs::path(rnnas::test_util::temp_dir()) / fmt::format("rnnas_deploy_{}", t.name)).string();
     o.limit = 12;
     const deploy::DeployResult r = deploy::deploy(q, t, d.test, o);
     EXPECT_EQ(r.board, t.qemu_machine);
@@ -74,7 +74,7 @@ TEST(Deploy, OverBudgetFailsWithTheLinkersMessage) {
   const Dataset d = load_dataset(kMotion);
   const quant::QModel q = model("gru:48|head=last", d);
   deploy::DeployOptions o;
-  o.dir = (fs::path(testing::TempDir()) / "rnnas_deploy_budget").string();
+  o.dir = (fs::path(rnnas::test_util::temp_dir()) / "rnnas_deploy_budget").string();
   o.max_flash_bytes = 4096;
   const std::string e = test_util::error_of([&] { deploy::deploy(q, hw::load_target("nrf52840"), d.test, o); });
   EXPECT_NE(e.find("region `FLASH' overflowed"), std::string::npos) << e;
@@ -96,7 +96,7 @@ TEST(Deploy, CalibratedCostModelPredictsFreshDeployments) {
       SCOPED_TRACE(fmt::format("{} on {}", arch, name));
       const quant::QModel q = model(arch, d);
       deploy::DeployOptions o;
-      o.dir = (fs::path(testing::TempDir()) / fmt::format("rnnas_deploy_cal_{}", name)).string();
+      o.dir = (fs::path(rnnas::test_util::temp_dir()) / fmt::format("rnnas_deploy_cal_{}", name)).string();
       o.limit = 3;
       const deploy::DeployResult r = deploy::deploy(q, t, d.test, o);
       const hw::Cost c = hw::estimate(Arch::parse(arch), t, hw::shape_of(d), hw::Quant::int8);
@@ -111,7 +111,7 @@ TEST(Deploy, CalibratedCostModelPredictsFreshDeployments) {
 // figures sit next to the cost model's estimates.
 TEST(Deploy, SearchMeasuresEveryFeasibleTrialOnTheBoard) {
   if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
-  const fs::path db = fs::path(testing::TempDir()) / "rnnas_measure.db";
+  const fs::path db = fs::path(rnnas::test_util::temp_dir()) / "rnnas_measure.db";
   for (const char* ext : {"", "-wal", "-shm"}) fs::remove(db.string() + ext);
   fs::remove_all(db.string() + ".models");
   search::SearchOptions o;

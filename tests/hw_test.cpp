@@ -247,7 +247,7 @@ TEST(CostModel, CalibratedTargetsPredictTheImage) {
   EXPECT_NEAR(longer.instructions / c.instructions, 2.0, 0.1);
   EXPECT_EQ(longer.ram_bytes, c.ram_bytes);
   // A calibration file round-trips.
-  const std::string path = testing::TempDir() + "/cal.json";
+  const std::string path = rnnas::test_util::temp_dir() + "/cal.json";
   save_calibration(t.calibration, path);
   const Calibration back = load_calibration(path);
   EXPECT_EQ(back.insn, t.calibration.insn);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -205,7 +207,7 @@ TEST(Model, SaveLoadGivesIdenticalPredictions) {
   o.epochs = 3;
   const Dataset ds = adding(30, 800);
   auto r = train(Arch::parse("stride=2|fastgrnn:8:wrank=1:urank=4,lstm:6|head=mean,dense=5"), ds, o);
-  const std::string path = (std::filesystem::path(::testing::TempDir()) / "rnnas_model_test.json").string();
+  const std::string path = (std::filesystem::path(rnnas::test_util::temp_dir()) / "rnnas_model_test.json").string();
   r.model.save(path);
   Model loaded = Model::load(path);
   EXPECT_EQ(loaded.arch, r.model.arch);
@@ -219,7 +221,7 @@ TEST(Model, SaveLoadGivesIdenticalPredictions) {
 }
 
 TEST(Model, LoadRejectsBadFiles) {
-  const auto dir = std::filesystem::path(::testing::TempDir());
+  const auto dir = std::filesystem::path(rnnas::test_util::temp_dir());
   const std::string p = (dir / "rnnas_bad_model.json").string();
   auto write = [&](const std::string& s) { std::ofstream(p) << s; };
   auto message = [&] {

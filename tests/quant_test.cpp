@@ -222,7 +222,7 @@ int main(int argc, char **argv) {
 )";
 
 TEST(Export, GeneratedCodeMatchesTheInProcessInt8EvaluationByteForByte) {
-  const fs::path dir = fs::path(testing::TempDir()) / "rnnas_export_host";
+  const fs::path dir = fs::path(rnnas::test_util::temp_dir()) / "rnnas_export_host";
   fs::remove_all(dir);
   Trained t = train("stride=2|gru:12:wrank=4:urank=4,lstm:8|head=mean,dense=12", kMotion, 4);
   const quant::QModel q = quant::quantize(t.model, t.data.train);
@@ -319,7 +319,7 @@ int main(int argc, char **argv) {
 )";
 
 TEST(Export, AudioModelsTakePcmAndMatchTheInProcessEvaluationByteForByte) {
-  const fs::path dir = fs::path(testing::TempDir()) / "rnnas_export_audio";
+  const fs::path dir = fs::path(rnnas::test_util::temp_dir()) / "rnnas_export_audio";
   fs::remove_all(dir);
   AudioTask a = audio_task();
   nn::TrainOptions o;
@@ -360,7 +360,7 @@ TEST(Export, AudioModelsTakePcmAndMatchTheInProcessEvaluationByteForByte) {
 TEST(Export, GeneratedCodeCompilesForEveryCortexMClass) {
   if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
   ASSERT_EQ(run_cmd("arm-none-eabi-gcc --version"), "") << "scripts/deps.sh installs gcc-arm-none-eabi";
-  const fs::path dir = fs::path(testing::TempDir()) / "rnnas_export_arm";
+  const fs::path dir = fs::path(rnnas::test_util::temp_dir()) / "rnnas_export_arm";
   fs::remove_all(dir);
   Trained t = train("fastgrnn:12:urank=4,gru:8|head=mean", kMotion, 2);
   quant::export_c(quant::quantize(t.model, t.data.train), {dir.string(), "har", ""});

@@ -94,7 +94,7 @@ TEST(Strategies, ProposeArchsInsideTheSpace) {
 }
 
 std::string temp_db(const std::string& name) {
-  const std::string p = (fs::path(::testing::TempDir()) / ("rnnas_search_" + name + ".db")).string();
+  const std::string p = (fs::path(rnnas::test_util::temp_dir()) / ("rnnas_search_" + name + ".db")).string();
   for (const char* ext : {"", "-wal", "-shm"}) fs::remove(p + ext);
   fs::remove_all(p + ".models");
   return p;

@@ -31,7 +31,7 @@ class StorageConformance : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::replace(name.begin(), name.end(), '/', '_');  // parameterised names hold a '/'
-    path_ = (fs::path(::testing::TempDir()) / ("rnnas_store_" + name + ".db")).string();
+    path_ = (fs::path(rnnas::test_util::temp_dir()) / ("rnnas_store_" + name + ".db")).string();
     for (const char* ext : {"", "-wal", "-shm"}) fs::remove(path_ + ext);
   }
   std::unique_ptr<Storage> open() {
@@ -155,7 +155,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, StorageConformance, ::testing::Values("sqlite
 
 // ---- study-file errors (SQLite) ----
 TEST(StudyFile, CorruptForeignAndNewerFilesGiveClearErrors) {
-  const std::string dir = (fs::path(::testing::TempDir()) / "rnnas_studyfile").string();
+  const std::string dir = (fs::path(rnnas::test_util::temp_dir()) / "rnnas_studyfile").string();
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string garbage = dir + "/garbage.db";

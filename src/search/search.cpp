@@ -481,7 +481,9 @@ std::string pareto_table(const std::vector<Trial>& trials, const std::vector<int
   }
   std::string names;
   for (Objective o : objectives) names += (names.empty() ? "" : ", ") + std::string(to_string(o));
-  s += fmt::format("(front of {}; * estimated from the target's uncalibrated cycle table{})\n", names,
+  s += fmt::format("(front of {}; * estimated: from the target's calibration when it has one (rnnas calibrate), "
+                   "else from its cycle table{})\n",
+                   names,
                    measured ? "; = measured on the emulated board: flash and RAM of the whole firmware image, "
                               "exact instructions per inference"
                             : "");

@@ -241,19 +241,11 @@ CalibrationFeatures calibration_features(const Arch& a, const InputShape& in) {
   long in_dim = in.features;
   for (const auto& l : a.layers) {
     const long H = l.width, G = gate_count(l.cell) * H;
-    auto product = [&](long cols, int rank) {
-      if (rank > 0) {
-        macs += static_cast<double>(rank * cols + G * rank);
-        rows += static_cast<double>(rank + G);
-        weights += static_cast<double>(rank * cols + G * rank);
-      } else {
-        macs += static_cast<double>(G * cols);
-        rows += static_cast<double>(G);
-        weights += static_cast<double>(G * cols);
-      }
-    };
-    product(in_dim, l.wrank);
-    product(H, l.urank);
+    for (const Product& p : {product(G, in_dim, l.wrank), product(G, H, l.urank)}) {
+      macs += static_cast<double>(p.macs);
+      rows += static_cast<double>(p.out_rows);
+      weights += static_cast<double>(p.elems);
+    }
     const int c = static_cast<int>(l.cell);
     units[c] += static_cast<double>(H);
     biases += static_cast<double>(bias_count(l.cell, H) - cell_scalars(l.cell));

@@ -421,14 +421,9 @@ long QModel::weight_bytes() const {
 }
 
 std::vector<int32_t> QModel::run(const Sequence& x) const {
-  Bound bound(*this);
-  std::vector<uint32_t> arena((plan.arena_bytes + 3) / 4 + 1);
-  rnnas_runner run{};
-  check(rnnas_model_init(&run, &bound.model, arena.data(), arena.size() * 4), "init");
-  std::vector<int32_t> result(static_cast<size_t>(outputs));
-  if (x.cols() != features) throw Error(fmt::format("int8 model: a sequence has {} features, the model {}", x.cols(), features));
-  check(rnnas_model_run(&run, x.data(), static_cast<int32_t>(x.rows()), result.data()), "run");
-  return result;
+  Split one;
+  one.x = {x};
+  return run_all(one);
 }
 
 std::vector<int32_t> QModel::run_all(const Split& raw) const {

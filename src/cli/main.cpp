@@ -243,6 +243,16 @@ struct ExportArgs {
   size_t limit = 0;
 };
 
+// The options naming a trained model and its data, shared by export and deploy.
+void add_model_source(CLI::App* cmd, ExportArgs& a) {
+  cmd->add_option("--model", a.model, "Model file (rnnas train --save, or a study's trial-N.json)");
+  cmd->add_option("--storage", a.storage, "Study file or URL (with --study and --trial)")->capture_default_str();
+  cmd->add_option("--study", a.study, "Study name")->capture_default_str();
+  cmd->add_option("--trial", a.trial, "Trial number of the study");
+  cmd->add_flag("--best", a.best, "The study's best complete trial (lowest validation error)");
+  cmd->add_option("--data", a.data, "Dataset spec (default: the one the model records)");
+}
+
 // A trained model (a file or a study's trial), its dataset and its int8 form, for export and deploy.
 struct Quantised {
   rnnas::nn::Model model;
@@ -481,12 +491,7 @@ int main(int argc, char** argv) {
 
   ExportArgs ex;
   auto* exp = app.add_subcommand("export", "Quantise a trained model to int8 and write C code for a microcontroller");
-  exp->add_option("--model", ex.model, "Model file (rnnas train --save, or a study's trial-N.json)");
-  exp->add_option("--storage", ex.storage, "Study file or URL (with --study and --trial)")->capture_default_str();
-  exp->add_option("--study", ex.study, "Study name")->capture_default_str();
-  exp->add_option("--trial", ex.trial, "Trial number of the study");
-  exp->add_flag("--best", ex.best, "The study's best complete trial (lowest validation error)");
-  exp->add_option("--data", ex.data, "Dataset spec (default: the one the model records)");
+  add_model_source(exp, ex);
   exp->add_option("--format", ex.format, "Output format")->capture_default_str()->check(CLI::IsMember({"c"}));
   exp->add_option("-o,--out", ex.out, "Output directory")->required();
   exp->add_option("--prefix", ex.prefix, "File and symbol prefix")->capture_default_str();
@@ -494,12 +499,7 @@ int main(int argc, char** argv) {
   ExportArgs dp;
   auto* dep = app.add_subcommand("deploy", "Build the int8 model into firmware, run it on the target's emulated board, "
                                            "and measure it");
-  dep->add_option("--model", dp.model, "Model file (rnnas train --save, or a study's trial-N.json)");
-  dep->add_option("--storage", dp.storage, "Study file or URL (with --study and --trial)")->capture_default_str();
-  dep->add_option("--study", dp.study, "Study name")->capture_default_str();
-  dep->add_option("--trial", dp.trial, "Trial number of the study");
-  dep->add_flag("--best", dp.best, "The study's best complete trial (lowest validation error)");
-  dep->add_option("--data", dp.data, "Dataset spec (default: the one the model records)");
+  add_model_source(dep, dp);
   dep->add_option("--target", dp.target, "Target (rnnas targets)")->capture_default_str();
   dep->add_option("--max-flash", dp.max_flash, "Flash budget, a linker region (default: the target's flash)");
   dep->add_option("--max-ram", dp.max_ram, "RAM budget, a linker region (default: the target's RAM)");

@@ -13,19 +13,12 @@
 #include <regex>
 #include <sstream>
 
+#include "embedded.h"
 #include "rnnas/core.h"
 #include "rnnas/space.h"
 #include <Eigen/Dense>
 
 namespace rnnas::deploy {
-
-// The firmware files, embedded at build time (src/CMakeLists.txt).
-struct FirmwareFile {
-  const char* name;
-  const char* text;
-};
-extern const FirmwareFile kFirmwareFiles[];
-extern const size_t kFirmwareFileCount;
 
 namespace {
 namespace fs = std::filesystem;

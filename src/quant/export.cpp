@@ -7,19 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include "bind.h"
+#include "embedded.h"
 #include "rnnas_frontend.h"
 #include "rnnas/core.h"
 #include "rnnas/quant.h"
 
 namespace rnnas::quant {
-
-// Defined in the generated runtime_sources.cpp: the runtime files, embedded at build time.
-struct EmbeddedFile {
-  const char* name;
-  const char* text;
-};
-extern const EmbeddedFile kRuntimeFiles[];
-extern const size_t kRuntimeFileCount;
 
 namespace {
 namespace fs = std::filesystem;

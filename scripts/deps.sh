@@ -12,7 +12,13 @@ packages=(
   libkissfft-dev libsndfile1-dev libsamplerate0-dev libzip-dev zlib1g-dev nettle-dev libsqlite3-dev
   dataset-fashion-mnist clang
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm
+  chromium
 )
+# The report's plotting libraries come from the npm registry at build time: Debian's Node.js and npm,
+# unless the machine already has an npm.
+if ! command -v npm > /dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 if [[ "${1:-}" != "--no-torch" ]]; then
   # libtorch is only the benchmark peer and a test oracle. OpenBLAS gives it a real BLAS (Debian's
   # default libblas3 is the slow reference implementation).

@@ -18,4 +18,8 @@ extern const size_t kRuntimeFileCount;
 extern const EmbeddedFile kFirmwareFiles[];
 extern const size_t kFirmwareFileCount;
 
+// src/report/web/ and the plotting libraries (when built with RNNAS_REPORT): the report's page.
+extern const EmbeddedFile kReportFiles[];
+extern const size_t kReportFileCount;
+
 }  // namespace rnnas

@@ -22,6 +22,7 @@
 #include "rnnas/nn.h"
 #include "rnnas/quant.h"
 #include "rnnas/space.h"
+#include "rnnas/study.h"
 
 namespace rnnas::deploy {
 
@@ -85,5 +86,11 @@ CalibrateResult calibrate(const hw::Target& target, const CalibrateOptions& o);
 // Builds, runs and measures. Throws rnnas::Error when a tool is missing, the model does not fit the
 // budgets (with the linker's message) or the firmware fails.
 DeployResult deploy(const quant::QModel& q, const hw::Target& target, const Split& test, const DeployOptions& o);
+
+// Stores a deployment's measurements with a study's trial (set_attr, next to the cost model's estimates):
+// measured_flash_bytes, measured_ram_bytes, measured_instructions, measured_latency_ms_est,
+// measured_energy_uj_est, device_error, device_bit_exact. `rnnas search --measure` and `rnnas deploy` of a
+// study trial on the study's own target record them; the report and `rnnas show` display them.
+void record(Storage& store, int64_t study, int64_t trial, const DeployResult& r);
 
 }  // namespace rnnas::deploy

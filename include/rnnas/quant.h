@@ -89,6 +89,17 @@ QModel quantize(const nn::Model& model, const Split& calibration, const QuantOpt
 // in the targets' units (regression) or logits. Exposed so tests can check it against nn::Network.
 std::vector<double> float_reference(const nn::Model& model, const Sequence& raw);
 
+// A saved float model (nn::Model file), the dataset it records (or `data_spec` when given) and its int8
+// form, quantised with the dataset's training part (and the dataset's front end for audio). Errors name
+// `what` (the command) and the file.
+struct LoadedModel {
+  nn::Model model;
+  Dataset data;
+  QModel q;
+};
+LoadedModel load_and_quantize(const std::string& model_path, const std::string& data_spec = "",
+                              const std::string& what = "model");
+
 // ---- C code generation ----
 struct ExportOptions {
   std::string dir;             // output directory (created)

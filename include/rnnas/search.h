@@ -137,6 +137,9 @@ std::string figure(const std::map<std::string, double>& m, const char* key);
 // The front as a table: trial, arch, objectives, val and test metrics, costs.
 std::string pareto_table(const std::vector<Trial>& trials, const std::vector<int64_t>& pareto,
                          const std::vector<Objective>& objectives);
+// The complete trial of lowest val_error (the first of equals), or -1 when none is complete. Complete
+// trials passed the cost model's limits before training.
+int64_t best_trial(const std::vector<Trial>& trials);
 // Pareto front of the complete trials of a stored study by its objectives.
 std::vector<int64_t> study_pareto(const std::vector<Trial>& trials, const std::vector<Objective>& objectives);
 

@@ -17,6 +17,7 @@
 #include "rnnas/hw.h"
 #include "rnnas/nn.h"
 #include "rnnas/quant.h"
+#include "rnnas/report.h"
 #include "rnnas/search.h"
 #include "rnnas/space.h"
 #include "rnnas/study.h"
@@ -178,6 +179,7 @@ struct SearchArgs {
   std::string objectives = "val_error,flash_bytes";
   std::string max_flash, max_ram, max_latency, max_energy, time, quant = "int8";
   bool no_asha = false, quiet = false;
+  std::string report;  // live report file
 };
 
 double parse_time_budget(const std::string& s) {
@@ -209,19 +211,43 @@ int run_search(SearchArgs& a, const CLI::App& cmd) {
   std::signal(SIGTERM, on_sigint);
   // A terminal gets one live line; a log file a line every 10 seconds.
   const bool tty = isatty(fileno(stderr)) != 0;
-  double last = -1e9;
-  if (!a.quiet)
-    o.on_progress = [tty, &last](const search::Progress& p) {
-      if (tty) {
-        fmt::print(stderr, "\r{}\033[K", p.line());
-      } else if (p.elapsed_s - last >= 10) {
-        last = p.elapsed_s;
-        fmt::print(stderr, "{}\n", p.line());
-      }
-      std::fflush(stderr);
-    };
+  double last = -1e9, last_report = -1e9;
+  // The live report: rewritten (atomically) at most every 5 seconds as trials finish, without evaluating
+  // the detailed trial's model; the final one, after the search, evaluates it.
+  report::ReportOptions live;
+  live.storage = o.storage;
+  live.study = o.study;
+  live.evaluate = false;
+  auto write_live = [&live, &a](bool final) {
+    try {
+      live.evaluate = final;
+      report::write_report(live, a.report);
+    } catch (const Error& e) {  // a report that cannot be written must not stop the search
+      fmt::print(stderr, "\nwarning: report {}: {}\n", a.report, e.what());
+    }
+  };
+  if (!a.report.empty() && !report::available())
+    throw Error("search --report: this rnnas was built without the report's plotting libraries (RNNAS_REPORT=OFF)");
+  o.on_progress = [&](const search::Progress& p) {
+    if (!a.report.empty() && p.elapsed_s - last_report >= 5) {
+      last_report = p.elapsed_s;
+      write_live(false);
+    }
+    if (a.quiet) return;
+    if (tty) {
+      fmt::print(stderr, "\r{}\033[K", p.line());
+    } else if (p.elapsed_s - last >= 10) {
+      last = p.elapsed_s;
+      fmt::print(stderr, "{}\n", p.line());
+    }
+    std::fflush(stderr);
+  };
   const search::SearchResult r = search::run_search(o);
   if (!a.quiet && tty) fmt::print(stderr, "\n");
+  if (!a.report.empty()) {
+    write_live(true);
+    fmt::print("report: {}\n", a.report);
+  }
   fmt::print("study '{}' in {}: {}\n", o.study, o.storage, r.progress.line());
   if (r.interrupted) {
     fmt::print("stopped by the user; continue with: rnnas search --storage {} --study {} --resume\n", o.storage, o.study);
@@ -254,55 +280,37 @@ void add_model_source(CLI::App* cmd, ExportArgs& a) {
 }
 
 // A trained model (a file or a study's trial), its dataset and its int8 form, for export and deploy.
-struct Quantised {
-  rnnas::nn::Model model;
-  rnnas::Dataset data;
-  rnnas::quant::QModel q;
+struct Quantised : rnnas::quant::LoadedModel {
   std::string source;
+  int64_t trial = -1;        // a study's trial (else a model file)
+  std::string study_target;  // that study's target
 };
 
 Quantised load_quantised(const ExportArgs& a, const char* what) {
   using namespace rnnas;
-  Quantised r;
   std::string path = a.model;
-  r.source = a.model;
+  std::string source = a.model;
+  int64_t trial = -1;
+  std::string study_target;
   if (path.empty()) {
     if (a.trial < 0 && !a.best)
       throw Error(fmt::format("{}: give --model FILE, or --study NAME --trial N | --best (with --storage)", what));
     auto store = open_storage(a.storage);
     const auto info = store->find_study(a.study);
     if (!info) throw Error(fmt::format("{}: no study named '{}'", a.storage, a.study));
-    int64_t trial = a.trial;
-    if (a.best) {  // complete trials passed the cost model's limits before training: all are feasible
-      double best = 0;
-      for (const auto& t : store->trials(info->id)) {
-        if (t.state != TrialState::complete || !t.metrics.count("val_error")) continue;
-        const double v = t.metrics.at("val_error");
-        if (trial < 0 || v < best) {
-          trial = t.number;
-          best = v;
-        }
-      }
+    study_target = info->settings.value("target", std::string());
+    trial = a.trial;
+    if (a.best) {
+      trial = search::best_trial(store->trials(info->id));
       if (trial < 0) throw Error(fmt::format("{}: study '{}' has no complete trial", what, a.study));
     }
     path = search::trial_model_path(store->location(), a.study, trial);
-    r.source = fmt::format("study '{}' trial {} ({})", a.study, trial, a.storage);
+    source = fmt::format("study '{}' trial {} ({})", a.study, trial, a.storage);
     if (!std::ifstream(path))
-      throw Error(fmt::format("{}: {} has no saved model (only complete trials have one; looked for {})", what, r.source,
+      throw Error(fmt::format("{}: {} has no saved model (only complete trials have one; looked for {})", what, source,
                               path));
   }
-  r.model = nn::Model::load(path);
-  const std::string spec = a.data.empty() ? r.model.data : a.data;
-  if (spec.empty())
-    throw Error(fmt::format("{}: {} does not record its dataset; give --data SPEC (the training part calibrates "
-                            "the int8 ranges)", what, path));
-  r.data = load_dataset(spec);
-  if (r.data.num_features != r.model.input_dim || r.data.output_dim() != r.model.output_dim ||
-      r.data.task != r.model.task)
-    throw Error(fmt::format("{}: the model takes {} features and gives {} outputs; '{}' has {} and {}", what,
-                            r.model.input_dim, r.model.output_dim, spec, r.data.num_features, r.data.output_dim()));
-  r.q = quant::quantize(r.model, r.data.train);
-  if (r.data.audio) r.q.set_frontend(r.data.frontend);
+  Quantised r{quant::load_and_quantize(path, a.data, what), source, trial, study_target};
   return r;
 }
 
@@ -341,7 +349,34 @@ int run_deploy(const ExportArgs& a) {
   fmt::print("cost model    flash {} B, RAM {} B (arena {} B), {:.4g} ms (estimates before deployment)\n",
              c.flash_bytes, c.ram_bytes, c.arena_bytes, c.latency_ms);
   fmt::print("files         {}/ (firmware.elf, firmware.map, model.c, qemu.log)\n", a.out);
+  if (m.trial >= 0 && m.study_target == t.name && a.data.empty()) {
+    // Measured on the study's own target and data: kept with the trial, next to its estimates.
+    auto store = open_storage(a.storage);
+    deploy::record(*store, store->find_study(a.study)->id, m.trial, r);
+    fmt::print("recorded      with study '{}' trial {} (rnnas show, rnnas report)\n", a.study, m.trial);
+  }
   return r.bit_exact() ? 0 : 1;
+}
+
+struct ReportArgs {
+  rnnas::report::ReportOptions o;
+  std::string compare, out;
+  bool no_eval = false;
+};
+
+int run_report(ReportArgs& a, const CLI::App& cmd) {
+  using namespace rnnas;
+  if (cmd.count("--study") == 0) {  // the only study of the file, else "default"
+    auto store = open_storage(a.o.storage);
+    if (store->list_studies().size() == 1) a.o.study.clear();
+  }
+  for (auto part : split(a.compare, ','))
+    if (!trim(part).empty()) a.o.compare.emplace_back(trim(part));
+  a.o.evaluate = !a.no_eval;
+  const double t0 = now_seconds();
+  report::write_report(a.o, a.out);
+  fmt::print("wrote {} in {:.2f}s\n", a.out, now_seconds() - t0);
+  return 0;
 }
 
 struct ShowArgs {
@@ -488,6 +523,17 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "pareto", "feasible"}));
   srch->add_flag("--quantize,!--no-quantize", sa.o.quantize,
                  "Rank trials by their int8 model, as deployed (default), or by the float model");
+  srch->add_option("--report", sa.report, "Keep this HTML report up to date as trials finish (rnnas report)");
+
+  ReportArgs rp;
+  auto* rep = app.add_subcommand("report", "Write a study's report: one self-contained HTML page");
+  rep->add_option("storage", rp.o.storage, "Study file or URL")->required();
+  rep->add_option("--study", rp.o.study, "Study name (default: the only study of the file, else 'default')");
+  rep->add_option("--trial", rp.o.trial, "The trial shown in detail (default: the best feasible one)");
+  rep->add_option("--compare", rp.compare, "Comma list of other studies of the file whose progress is drawn too");
+  rep->add_flag("--no-eval", rp.no_eval, "Do not load the detailed trial's model and dataset (no confusion matrix)");
+  rep->add_option("--title", rp.o.title, "Page title");
+  rep->add_option("-o,--output", rp.out, "HTML file to write")->required();
 
   ExportArgs ex;
   auto* exp = app.add_subcommand("export", "Quantise a trained model to int8 and write C code for a microcontroller");
@@ -534,6 +580,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("targets")) return run_targets();
     if (app.got_subcommand("search")) return run_search(sa, *srch);
     if (app.got_subcommand("show")) return run_show(sh);
+    if (app.got_subcommand("report")) return run_report(rp, *rep);
     if (app.got_subcommand("export")) return run_export(ex);
     if (app.got_subcommand("deploy")) return run_deploy(dp);
     if (app.got_subcommand("calibrate")) {

@@ -438,4 +438,14 @@ CalibrateResult calibrate(const hw::Target& t, const CalibrateOptions& o) {
   return res;
 }
 
+void record(Storage& store, int64_t study, int64_t trial, const DeployResult& r) {
+  store.set_attr(study, trial, "measured_flash_bytes", static_cast<double>(r.flash_bytes));
+  store.set_attr(study, trial, "measured_ram_bytes", static_cast<double>(r.ram_bytes()));
+  store.set_attr(study, trial, "measured_instructions", r.instructions_mean);
+  store.set_attr(study, trial, "measured_latency_ms_est", r.latency_ms_est);
+  store.set_attr(study, trial, "measured_energy_uj_est", r.energy_uj_est);
+  store.set_attr(study, trial, "device_error", r.device.error());
+  store.set_attr(study, trial, "device_bit_exact", r.bit_exact() ? 1.0 : 0.0);
+}
+
 }  // namespace rnnas::deploy

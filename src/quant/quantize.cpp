@@ -467,4 +467,21 @@ nn::Metrics QModel::metrics(const std::vector<int32_t>& all, const Split& raw) c
   return m;
 }
 
+LoadedModel load_and_quantize(const std::string& model_path, const std::string& data_spec, const std::string& what) {
+  LoadedModel r;
+  r.model = nn::Model::load(model_path);
+  const std::string spec = data_spec.empty() ? r.model.data : data_spec;
+  if (spec.empty())
+    throw Error(fmt::format("{}: {} does not record its dataset; give --data SPEC (the training part calibrates "
+                            "the int8 ranges)", what, model_path));
+  r.data = load_dataset(spec);
+  if (r.data.num_features != r.model.input_dim || r.data.output_dim() != r.model.output_dim ||
+      r.data.task != r.model.task)
+    throw Error(fmt::format("{}: the model takes {} features and gives {} outputs; '{}' has {} and {}", what,
+                            r.model.input_dim, r.model.output_dim, spec, r.data.num_features, r.data.output_dim()));
+  r.q = quantize(r.model, r.data.train);
+  if (r.data.audio) r.q.set_frontend(r.data.frontend);
+  return r;
+}
+
 }  // namespace rnnas::quant

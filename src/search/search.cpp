@@ -27,10 +27,13 @@ bool is_rejected(const Trial& t) { return t.reason.rfind(kRejected, 0) == 0; }
 
 // The costs stored with a trial.
 std::map<std::string, double> cost_map(const hw::Cost& c) {
-  return {{"flash_bytes", static_cast<double>(c.flash_bytes)},   {"ram_bytes", static_cast<double>(c.ram_bytes)},
-          {"ram_window_bytes", static_cast<double>(c.ram_window_bytes)}, {"latency_ms", c.latency_ms},
-          {"step_latency_ms", c.step_latency_ms},                  {"energy_uj", c.energy_uj},
-          {"macs", static_cast<double>(c.macs)},                   {"params", static_cast<double>(c.params)}};
+  std::map<std::string, double> m = {
+      {"flash_bytes", static_cast<double>(c.flash_bytes)},   {"ram_bytes", static_cast<double>(c.ram_bytes)},
+      {"ram_window_bytes", static_cast<double>(c.ram_window_bytes)}, {"latency_ms", c.latency_ms},
+      {"step_latency_ms", c.step_latency_ms},                  {"energy_uj", c.energy_uj},
+      {"macs", static_cast<double>(c.macs)},                   {"params", static_cast<double>(c.params)}};
+  if (c.instructions > 0) m["instructions"] = c.instructions;  // calibrated targets: predicted per inference
+  return m;
 }
 
 std::string duration(double s) {
@@ -210,14 +213,7 @@ SearchResult run_search(const SearchOptions& o_in) {
     d.max_ram_bytes = static_cast<long>(o.constraints.max_ram_bytes);
     const Split& part = data.test.empty() ? data.val : data.test;
     try {
-      const deploy::DeployResult r = deploy::deploy(q, target, part, d);
-      store->set_attr(sid, number, "measured_flash_bytes", static_cast<double>(r.flash_bytes));
-      store->set_attr(sid, number, "measured_ram_bytes", static_cast<double>(r.ram_bytes()));
-      store->set_attr(sid, number, "measured_instructions", r.instructions_mean);
-      store->set_attr(sid, number, "measured_latency_ms_est", r.latency_ms_est);
-      store->set_attr(sid, number, "measured_energy_uj_est", r.energy_uj_est);
-      store->set_attr(sid, number, "device_error", r.device.error());
-      store->set_attr(sid, number, "device_bit_exact", r.bit_exact() ? 1.0 : 0.0);
+      deploy::record(*store, sid, number, deploy::deploy(q, target, part, d));
     } catch (const Error& e) {
       // Not fitting the budgets once built is a finding, not a crash: recorded as such.
       store->set_attr(sid, number, "measured_failed", 1.0);
@@ -438,6 +434,20 @@ std::string trial_model_path(const std::string& storage_location, const std::str
   const fs::path loc(storage_location);
   return (loc.parent_path() / (loc.filename().string() + ".models") / study / fmt::format("trial-{}.json", trial))
       .string();
+}
+
+int64_t best_trial(const std::vector<Trial>& trials) {
+  int64_t best = -1;
+  double value = 0;
+  for (const auto& t : trials) {
+    if (t.state != TrialState::complete || !t.metrics.count("val_error")) continue;
+    const double v = t.metrics.at("val_error");
+    if (best < 0 || v < value) {
+      best = t.number;
+      value = v;
+    }
+  }
+  return best;
 }
 
 std::string figure(const std::map<std::string, double>& m, const char* key) {

@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config
   libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev
-  libkissfft-dev libsndfile1-dev libsamplerate0-dev libzip-dev zlib1g-dev nettle-dev libsqlite3-dev
+  libkissfft-dev libsndfile1-dev libsamplerate0-dev libzip-dev zlib1g-dev nettle-dev libsqlite3-dev libpq-dev postgresql
   dataset-fashion-mnist clang
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm
   chromium

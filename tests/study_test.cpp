@@ -1,9 +1,13 @@
 // The storage conformance suite (every backend must pass it) and the study-file error cases.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -13,12 +17,15 @@
 
 #include "rnnas/core.h"
 #include "rnnas/study.h"
+#include "pg_util.h"
 #include "test_util.h"
 
 namespace rnnas {
 namespace {
 namespace fs = std::filesystem;
 using test_util::error_of;
+using test_util::pg_schema_url;
+using test_util::pg_url;
 
 // A backend under test: opens (a new connection to) the same store each call.
 struct Backend {
@@ -31,13 +38,15 @@ class StorageConformance : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::replace(name.begin(), name.end(), '/', '_');  // parameterised names hold a '/'
+    if (GetParam() == "postgresql") {
+      RNNAS_NEED_PG();
+      path_ = pg_schema_url(name);
+      return;
+    }
     path_ = (fs::path(rnnas::test_util::temp_dir()) / ("rnnas_store_" + name + ".db")).string();
     for (const char* ext : {"", "-wal", "-shm"}) fs::remove(path_ + ext);
   }
-  std::unique_ptr<Storage> open() {
-    if (GetParam() == "sqlite") return open_sqlite(path_);
-    return nullptr;
-  }
+  std::unique_ptr<Storage> open() { return GetParam() == "sqlite" ? open_sqlite(path_) : open_postgres(path_); }
   std::string path_;
 };
 
@@ -151,7 +160,120 @@ TEST_P(StorageConformance, ClaimsAreAtomicAcrossConnections) {
   EXPECT_FALSE(s->claim_waiting(sid, "late"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StorageConformance, ::testing::Values("sqlite"));
+// The budget (contract 7): several connections add budgeted trials; exactly `budget` are admitted.
+TEST_P(StorageConformance, BudgetIsNeverOverrunAcrossConnections) {
+  int64_t sid;
+  {
+    auto s = open();
+    sid = s->create_study("s", {});
+    Trial rejected = make("rejected:1");
+    rejected.counted = false;  // rejections do not count
+    EXPECT_EQ(s->add_trial(sid, rejected, TrialState::running, {0, false}), 0);
+    EXPECT_EQ(s->budget_used(sid), 0);
+  }
+  constexpr int kBudget = 25;
+  std::atomic<int> next{0}, admitted{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w)
+    threads.emplace_back([&] {
+      auto s = open();
+      for (;;) {
+        const int i = next++;
+        if (i >= 60) break;
+        const int64_t n = s->add_trial(sid, make(fmt::format("gru:{}", i + 1)), TrialState::running, {kBudget, true});
+        if (n >= 0) ++admitted;
+        else if (n == kBudgetSpent) ++refused;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(admitted.load(), kBudget);
+  EXPECT_EQ(refused.load(), 60 - kBudget);
+  auto s = open();
+  EXPECT_EQ(s->budget_used(sid), kBudget);
+  // A waiting trial is not claimed beyond the budget either.
+  EXPECT_GE(s->add_trial(sid, make("waiting:1"), TrialState::waiting, {kBudget, false}), 0);
+  EXPECT_FALSE(s->claim_waiting(sid, "w", kBudget));
+  EXPECT_TRUE(s->claim_waiting(sid, "w", kBudget + 1));
+  EXPECT_EQ(s->budget_used(sid), kBudget + 1);
+}
+
+// Release (contract 8) and uniqueness of archs.
+TEST_P(StorageConformance, ReleasedTrialsOfferTheirCandidateAgain) {
+  auto s = open();
+  const int64_t sid = s->create_study("s", {});
+  Trial t = make("lstm:8|head=last", 77);
+  EXPECT_EQ(s->add_trial(sid, t, TrialState::running, {-1, true}), 0);
+  EXPECT_EQ(s->add_trial(sid, t, TrialState::running, {-1, true}), kArchTaken);
+  s->report(sid, 0, 1, 0.5);
+  EXPECT_EQ(s->budget_used(sid), 1);
+  const int64_t again = s->release(sid, 0, "interrupted: test");
+  EXPECT_EQ(again, 1);
+  const Trial gone = s->get_trial(sid, 0);
+  EXPECT_EQ(gone.state, TrialState::failed);
+  EXPECT_EQ(gone.reason, "interrupted: test");
+  EXPECT_FALSE(gone.counted);
+  const Trial copy = s->get_trial(sid, again);
+  EXPECT_EQ(copy.state, TrialState::waiting);
+  EXPECT_EQ(copy.arch, t.arch);
+  EXPECT_EQ(copy.seed, 77u);
+  EXPECT_TRUE(copy.curve.empty());
+  EXPECT_EQ(s->budget_used(sid), 0);
+  // The waiting copy holds the arch; a failed trial does not.
+  EXPECT_EQ(s->add_trial(sid, t, TrialState::running, {-1, true}), kArchTaken);
+  EXPECT_NE(error_of([&] { s->release(sid, 0, "x"); }).find("is failed, not running"), std::string::npos);
+  // fail_stale releases too: the candidate is waiting again in the same transaction.
+  const auto claimed = s->claim_waiting(sid, "w");
+  ASSERT_TRUE(claimed);
+  const auto stale = s->fail_stale(sid, 0, "interrupted: worker died");
+  ASSERT_EQ(stale.size(), 1u);
+  EXPECT_EQ(stale[0].number, again);
+  const auto all = s->trials(sid);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[2].state, TrialState::waiting);
+  EXPECT_EQ(all[2].arch, t.arch);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StorageConformance, ::testing::Values("sqlite", "postgresql"));
+
+// PostgreSQL: passwords never appear in locations or messages; bad URLs and servers give clear errors.
+TEST(PostgresStorage, CredentialsAreNeverPrintedAndErrorsAreClear) {
+  EXPECT_EQ(redact_url("postgresql://ann:s3cret@db.example:5432/rnnas?sslmode=require"),
+            "postgresql://ann@db.example:5432/rnnas?sslmode=require");
+  EXPECT_EQ(redact_url("postgresql://db/rnnas?user=ann&password=s3cret&sslmode=disable"),
+            "postgresql://db/rnnas?user=ann&password=***&sslmode=disable");
+  EXPECT_EQ(redact_url("postgresql://ann@db/rnnas"), "postgresql://ann@db/rnnas");
+  EXPECT_TRUE(is_url("postgresql://x/y"));
+  EXPECT_FALSE(is_url("study.db"));
+  EXPECT_FALSE(is_url("./dir/with://odd"));
+  EXPECT_NE(error_of([] { open_storage("mysql://u:pw@h/db"); }).find("'mysql://u@h/db': unknown kind"),
+            std::string::npos);
+  // Nothing listens on port 1: the error names the URL (without the password) and the reason.
+  const std::string msg = error_of([] { open_storage("postgresql://ann:s3cret@127.0.0.1:1/rnnas?connect_timeout=2"); });
+  EXPECT_EQ(msg.find("s3cret"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("postgresql://ann@127.0.0.1:1/rnnas?connect_timeout=2: cannot connect to PostgreSQL"),
+            std::string::npos)
+      << msg;
+  RNNAS_NEED_PG();
+  // A wrong password: refused, and neither password is printed.
+  std::string wrong = pg_url();
+  const size_t at = wrong.find('@'), colon = wrong.find(':', wrong.find("://") + 3);
+  ASSERT_TRUE(at != std::string::npos && colon < at) << "the test URL carries a password";
+  const std::string real_password = wrong.substr(colon + 1, at - colon - 1);
+  wrong.replace(colon + 1, at - colon - 1, "not-the-password");
+  const std::string refused = error_of([&] { open_storage(wrong); });
+  EXPECT_NE(refused.find("cannot connect to PostgreSQL"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("password authentication failed"), std::string::npos) << refused;
+  EXPECT_EQ(refused.find("not-the-password"), std::string::npos) << refused;
+  auto s = open_storage(pg_schema_url("credentials"));
+  EXPECT_EQ(s->location().find(real_password), std::string::npos) << s->location();
+  EXPECT_EQ(error_of([&] { s->get_trial(12345, 0); }).find(real_password), std::string::npos);
+  // The password may come from PGPASSWORD instead of the URL.
+  std::string bare = pg_schema_url("pgpassword");
+  bare.erase(colon, at - colon);
+  ::setenv("PGPASSWORD", real_password.c_str(), 1);
+  EXPECT_NO_THROW(open_storage(bare)->create_study("from-env", {}));
+  ::unsetenv("PGPASSWORD");
+}
 
 // ---- study-file errors (SQLite) ----
 TEST(StudyFile, CorruptForeignAndNewerFilesGiveClearErrors) {
@@ -176,7 +298,7 @@ TEST(StudyFile, CorruptForeignAndNewerFilesGiveClearErrors) {
   sqlite3_exec(db, "UPDATE schema_version SET version = 99", nullptr, nullptr, nullptr);
   sqlite3_close(db);
   EXPECT_EQ(error_of([&] { open_sqlite(newer); }),
-            newer + ": study file schema version 99 is newer than this rnnas (1); update rnnas");
+            newer + ": study file schema version 99 is newer than this rnnas (2); update rnnas");
   // A damaged page in the middle of a real study file.
   const std::string damaged = dir + "/damaged.db";
   {

@@ -110,6 +110,14 @@ struct SearchOptions {
   int asha_min_epochs = 2;  // first rung
   double asha_eta = 3;      // rung spacing and keep fraction 1/eta
   bool resume = false;
+  // Join an existing study as one of its workers (rnnas worker): settings and budget come from the
+  // study; other processes may be running trials of it (no trial of theirs is failed unless its heartbeat
+  // is older than stale_after_s); the worker stays until the budget is spent and no other trial runs.
+  bool join = false;
+  bool create_only = false;    // create the study (settings, budget) and return: workers will run it
+  double heartbeat_s = 10;     // running trials of this process are touched this often
+  double stale_after_s = 120;  // a running trial not touched for this long belongs to a dead worker
+  std::string worker_name;     // default: host:pid (each job adds ":N")
   bool evaluate_test = true;  // evaluate the Pareto models once on the test split at the end
   // Deploy and measure on the target's emulated board (docs/deploy.md): "none", "pareto" (the front, at
   // the end) or "feasible" (every complete trial, as it completes). Measured figures are stored with the
@@ -130,7 +138,8 @@ struct SearchResult {
 };
 
 SearchResult run_search(const SearchOptions& o);
-// Where a search saves the float model of a complete trial: <study file>.models/<study>/trial-N.json.
+// Where a search saves the float model of a complete trial: <study file>.models/<study>/trial-N.json, or
+// for a database URL ./rnnas-models/<host_db>/<study>/trial-N.json; $RNNAS_MODELS_DIR/<study>/ when set.
 std::string trial_model_path(const std::string& storage_location, const std::string& study, int64_t trial);
 // A trial's figure for tables: metrics[key] or costs[key] to 4 significant digits, "-" when absent.
 std::string figure(const std::map<std::string, double>& m, const char* key);

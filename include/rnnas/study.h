@@ -7,7 +7,7 @@
 //   store->report(sid, n, epoch, val_error);                   // per-epoch validation curve
 //   store->finish(sid, n, rnnas::TrialState::complete, metrics, costs, "");
 //
-// Storage contract (every backend; tests/study_test.cpp checks it for each):
+// Storage contract (every backend; tests/study_test.cpp checks it for each, PostgreSQL included):
 //  1. Durability: when a call returns, its effect survives a crash of the process (kill -9) at any later
 //     moment. A crash during a call leaves the store as if the call never happened.
 //  2. Atomicity: each call is one transaction. claim_waiting() hands a waiting trial to exactly one caller,
@@ -18,6 +18,13 @@
 //  5. Errors: a missing, corrupt or foreign file, an unknown study or trial, and a newer schema version
 //     throw rnnas::Error with a message that names the file (or URL) and what is wrong.
 //  6. Threads: one Storage object may be used from several threads; calls are serialised.
+//  7. Budget: a trial counts against its study's trial budget while running and once finished, unless
+//     it was added with counted = false (rejections) or released (release(), fail_stale()). add_trial()
+//     with Admission::budget and claim_waiting() with a budget admit a counted trial only while fewer
+//     than `budget` counted trials are running or finished, atomically: many workers never overrun it.
+//  8. Release: a running trial whose process stopped or died becomes failed, stops counting, and its
+//     candidate (arch, seed, strategy) is offered again as a new waiting trial, in one transaction: a
+//     candidate is never lost between the two.
 #pragma once
 
 #include <cstdint>
@@ -49,7 +56,16 @@ struct Trial {
   double wall_seconds = 0;      // training time
   double created = 0, updated = 0;  // Unix seconds
   std::string worker;           // who ran it
+  bool counted = true;          // counts against the study's trial budget (contract 7)
 };
+
+// Conditions for admitting a new trial (add_trial); refusals return kBudgetSpent or kArchTaken.
+struct Admission {
+  int64_t budget = -1;       // >= 0: a counted trial is admitted only while fewer counted trials exist
+  bool unique_arch = false;  // admitted only if no waiting, running, complete or pruned trial has this arch
+};
+constexpr int64_t kBudgetSpent = -1;
+constexpr int64_t kArchTaken = -2;
 
 struct StudyInfo {
   int64_t id = -1;
@@ -70,10 +86,14 @@ class Storage {
   virtual std::optional<StudyInfo> find_study(const std::string& name) = 0;
   virtual std::vector<StudyInfo> list_studies() = 0;
 
-  // Adds a trial in state waiting or running; returns its number.
-  virtual int64_t add_trial(int64_t study, const Trial& t, TrialState state) = 0;
-  // Atomically moves the oldest waiting trial to running for `worker`; nullopt when none waits.
-  virtual std::optional<Trial> claim_waiting(int64_t study, const std::string& worker) = 0;
+  // Adds a trial in state waiting or running (t.worker, t.counted as given); returns its number, or
+  // kBudgetSpent / kArchTaken when `admit` refuses it.
+  virtual int64_t add_trial(int64_t study, const Trial& t, TrialState state, const Admission& admit = {}) = 0;
+  // Atomically moves the oldest waiting trial to running for `worker`; nullopt when none waits or when
+  // `budget` >= 0 counted trials are running or finished already.
+  virtual std::optional<Trial> claim_waiting(int64_t study, const std::string& worker, int64_t budget = -1) = 0;
+  // Counted trials that are running or finished (what a budget is compared with).
+  virtual int64_t budget_used(int64_t study) = 0;
   // Appends the validation error of `epoch` (1-based, in order) to a running trial's curve.
   virtual void report(int64_t study, int64_t trial, int epoch, double val_error) = 0;
   // Moves a running (or waiting) trial to a finished state with its results.
@@ -82,8 +102,11 @@ class Storage {
                       double wall_seconds) = 0;
   // Adds or replaces a named figure in a trial's metrics (any state).
   virtual void set_attr(int64_t study, int64_t trial, const std::string& key, double value) = 0;
-  // Running trials whose last update is older than `seconds` (all of them when seconds <= 0) become failed
-  // with `reason`; returns them (as they were) so that a caller can offer their candidates again.
+  // Releases a running trial (contract 8): failed with `reason`, no longer counted, and its candidate
+  // added as a new waiting trial, whose number is returned.
+  virtual int64_t release(int64_t study, int64_t trial, const std::string& reason) = 0;
+  // Releases every running trial whose last update (report, touch) is older than `seconds` (all of them
+  // when seconds <= 0); returns them as they were. The age is judged by the store's own clock.
   virtual std::vector<Trial> fail_stale(int64_t study, double seconds, const std::string& reason) = 0;
   // Heartbeat: marks a running trial as alive now.
   virtual void touch(int64_t study, int64_t trial) = 0;
@@ -92,8 +115,15 @@ class Storage {
   virtual std::vector<Trial> trials(int64_t study) = 0;  // ordered by number
 };
 
-// "study.db", "sqlite:study.db" or "sqlite:///abs/path.db" -> SQLite (created if missing).
+// "study.db", "sqlite:study.db" or "sqlite:///abs/path.db" -> SQLite (created if missing);
+// "postgresql://[user[:password]@]host[:port]/db[?param=value...]" (or "postgres://") -> PostgreSQL. Missing
+// parts come from the PG* environment variables and ~/.pgpass, as for psql. Passwords are never printed:
+// location() and every error message carry the URL without them.
 std::unique_ptr<Storage> open_storage(const std::string& url);
 std::unique_ptr<Storage> open_sqlite(const std::string& path);
+std::unique_ptr<Storage> open_postgres(const std::string& url);
+// The URL with any password removed (userinfo and the password= parameter).
+std::string redact_url(const std::string& url);
+bool is_url(const std::string& storage);  // "scheme://..." (not a file path)
 
 }  // namespace rnnas

@@ -243,14 +243,20 @@ int run_search(SearchArgs& a, const CLI::App& cmd) {
     std::fflush(stderr);
   };
   const search::SearchResult r = search::run_search(o);
+  if (o.create_only) {
+    fmt::print("created study '{}' in {} ({} trials); start workers with:\n  rnnas worker --storage {} --study {} "
+               "[--jobs N]\n", o.study, redact_url(o.storage), o.trials, redact_url(o.storage), o.study);
+    return 0;
+  }
   if (!a.quiet && tty) fmt::print(stderr, "\n");
   if (!a.report.empty()) {
     write_live(true);
     fmt::print("report: {}\n", a.report);
   }
-  fmt::print("study '{}' in {}: {}\n", o.study, o.storage, r.progress.line());
+  fmt::print("study '{}' in {}: {}\n", o.study, redact_url(o.storage), r.progress.line());
   if (r.interrupted) {
-    fmt::print("stopped by the user; continue with: rnnas search --storage {} --study {} --resume\n", o.storage, o.study);
+    fmt::print("stopped by the user; continue with: rnnas {} --storage {} --study {}{}\n", o.join ? "worker" : "search",
+               redact_url(o.storage), o.study, o.join ? "" : " --resume");
     return 0;
   }
   bool int8 = false;
@@ -297,7 +303,7 @@ Quantised load_quantised(const ExportArgs& a, const char* what) {
       throw Error(fmt::format("{}: give --model FILE, or --study NAME --trial N | --best (with --storage)", what));
     auto store = open_storage(a.storage);
     const auto info = store->find_study(a.study);
-    if (!info) throw Error(fmt::format("{}: no study named '{}'", a.storage, a.study));
+    if (!info) throw Error(fmt::format("{}: no study named '{}'", redact_url(a.storage), a.study));
     study_target = info->settings.value("target", std::string());
     trial = a.trial;
     if (a.best) {
@@ -305,7 +311,7 @@ Quantised load_quantised(const ExportArgs& a, const char* what) {
       if (trial < 0) throw Error(fmt::format("{}: study '{}' has no complete trial", what, a.study));
     }
     path = search::trial_model_path(store->location(), a.study, trial);
-    source = fmt::format("study '{}' trial {} ({})", a.study, trial, a.storage);
+    source = fmt::format("study '{}' trial {} ({})", a.study, trial, redact_url(a.storage));
     if (!std::ifstream(path))
       throw Error(fmt::format("{}: {} has no saved model (only complete trials have one; looked for {})", what, source,
                               path));
@@ -391,7 +397,8 @@ int run_show(const ShowArgs& a) {
   if (!info) {
     std::string names;
     for (const auto& s : store->list_studies()) names += (names.empty() ? "" : ", ") + s.name;
-    throw Error(fmt::format("{}: no study named '{}' (studies: {})", a.storage, a.study, names.empty() ? "none" : names));
+    throw Error(fmt::format("{}: no study named '{}' (studies: {})", redact_url(a.storage), a.study,
+                            names.empty() ? "none" : names));
   }
   const auto trials = store->trials(info->id);
   std::vector<search::Objective> objectives;
@@ -452,6 +459,54 @@ int run_show(const ShowArgs& a) {
 
 }  // namespace
 
+// Options of a process working on a shared study (search on a database, worker).
+void add_worker_options(CLI::App* cmd, SearchArgs& a) {
+  cmd->add_option("--heartbeat", a.o.heartbeat_s, "Seconds between heartbeats of running trials")->capture_default_str();
+  cmd->add_option("--stale-after", a.o.stale_after_s,
+                  "A running trial without a heartbeat for this many seconds belongs to a dead worker: failed, "
+                  "and its candidate offered again")
+      ->capture_default_str();
+}
+
+// The options of a search, shared by `search` and `study create`.
+void add_search_options(CLI::App* cmd, SearchArgs& a) {
+  cmd->add_option("--data", a.o.data, "Dataset spec");
+  cmd->add_option("--target", a.o.target, "Target (rnnas targets)")->capture_default_str();
+  cmd->add_option("--space", a.o.space, "Search space: tiny|default|wide|audio or a JSON file")->capture_default_str();
+  cmd->add_option("--strategy", a.o.strategy, "random | evolution | nsga2")->capture_default_str();
+  cmd->add_option("--objectives", a.objectives, "Comma list: val_error,flash_bytes,ram_bytes,latency_ms,energy_uj")
+      ->capture_default_str();
+  cmd->add_option("--max-flash", a.max_flash, "Flash limit, e.g. 32KiB");
+  cmd->add_option("--max-ram", a.max_ram, "RAM limit, e.g. 8KiB");
+  cmd->add_option("--max-latency", a.max_latency, "Latency limit per window, e.g. 20ms (estimated)");
+  cmd->add_option("--max-energy", a.max_energy, "Energy limit per window, e.g. 50uJ (estimated)");
+  cmd->add_option("--trials", a.o.trials, "Trained candidates (rejected ones do not count)")->capture_default_str();
+  cmd->add_option("--time", a.time, "Wall-time budget, e.g. 30m or 600s");
+  cmd->add_option("--jobs", a.o.jobs, "Candidates trained side by side (0 = all cores)")->capture_default_str();
+  cmd->add_option("--seed", a.o.seed, "Seed of every random choice")->capture_default_str();
+  cmd->add_option("--storage", a.o.storage, "Study file (SQLite) or URL")->capture_default_str();
+  cmd->add_option("--study", a.o.study, "Study name")->capture_default_str();
+  cmd->add_flag("--resume", a.o.resume, "Continue the study (also after a crash or kill -9)");
+  cmd->add_option("--epochs", a.o.train.epochs, "Maximum epochs per candidate")->capture_default_str();
+  cmd->add_option("--patience", a.o.train.patience, "Early-stopping patience per candidate")->capture_default_str();
+  cmd->add_option("--qat-from", a.o.train.qat_from,
+                   "Quantisation-aware training of every candidate from this epoch on (0 = off)")
+      ->capture_default_str();
+  cmd->add_flag("--no-asha", a.no_asha, "Do not stop weak candidates early (successive halving)");
+  cmd->add_option("--asha-min-epochs", a.o.asha_min_epochs, "First ASHA rung (epochs)")->capture_default_str();
+  cmd->add_option("--asha-eta", a.o.asha_eta, "ASHA rung spacing; keeps the best 1/eta")->capture_default_str();
+  cmd->add_option("--quant", a.quant, "int8 | float32 (what the costs assume)")->capture_default_str();
+  cmd->add_flag("--quiet", a.quiet, "No progress line");
+  cmd->add_option("--measure", a.o.measure,
+                   "Deploy and measure on the emulated board: none | pareto (the front, at the end) | feasible "
+                   "(every complete trial)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "pareto", "feasible"}));
+  cmd->add_flag("--quantize,!--no-quantize", a.o.quantize,
+                 "Rank trials by their int8 model, as deployed (default), or by the float model");
+  add_worker_options(cmd, a);
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"rnnas: hardware-aware search of recurrent networks for microcontrollers"};
   app.require_subcommand(1);
@@ -489,40 +544,24 @@ int main(int argc, char** argv) {
 
   SearchArgs sa;
   auto* srch = app.add_subcommand("search", "Hardware-aware multi-objective search (Pareto front)");
-  srch->add_option("--data", sa.o.data, "Dataset spec");
-  srch->add_option("--target", sa.o.target, "Target (rnnas targets)")->capture_default_str();
-  srch->add_option("--space", sa.o.space, "Search space: tiny|default|wide|audio or a JSON file")->capture_default_str();
-  srch->add_option("--strategy", sa.o.strategy, "random | evolution | nsga2")->capture_default_str();
-  srch->add_option("--objectives", sa.objectives, "Comma list: val_error,flash_bytes,ram_bytes,latency_ms,energy_uj")
-      ->capture_default_str();
-  srch->add_option("--max-flash", sa.max_flash, "Flash limit, e.g. 32KiB");
-  srch->add_option("--max-ram", sa.max_ram, "RAM limit, e.g. 8KiB");
-  srch->add_option("--max-latency", sa.max_latency, "Latency limit per window, e.g. 20ms (estimated)");
-  srch->add_option("--max-energy", sa.max_energy, "Energy limit per window, e.g. 50uJ (estimated)");
-  srch->add_option("--trials", sa.o.trials, "Trained candidates (rejected ones do not count)")->capture_default_str();
-  srch->add_option("--time", sa.time, "Wall-time budget, e.g. 30m or 600s");
-  srch->add_option("--jobs", sa.o.jobs, "Candidates trained side by side (0 = all cores)")->capture_default_str();
-  srch->add_option("--seed", sa.o.seed, "Seed of every random choice")->capture_default_str();
-  srch->add_option("--storage", sa.o.storage, "Study file (SQLite) or URL")->capture_default_str();
-  srch->add_option("--study", sa.o.study, "Study name")->capture_default_str();
-  srch->add_flag("--resume", sa.o.resume, "Continue the study (also after a crash or kill -9)");
-  srch->add_option("--epochs", sa.o.train.epochs, "Maximum epochs per candidate")->capture_default_str();
-  srch->add_option("--patience", sa.o.train.patience, "Early-stopping patience per candidate")->capture_default_str();
-  srch->add_option("--qat-from", sa.o.train.qat_from,
-                   "Quantisation-aware training of every candidate from this epoch on (0 = off)")
-      ->capture_default_str();
-  srch->add_flag("--no-asha", sa.no_asha, "Do not stop weak candidates early (successive halving)");
-  srch->add_option("--asha-min-epochs", sa.o.asha_min_epochs, "First ASHA rung (epochs)")->capture_default_str();
-  srch->add_option("--asha-eta", sa.o.asha_eta, "ASHA rung spacing; keeps the best 1/eta")->capture_default_str();
-  srch->add_option("--quant", sa.quant, "int8 | float32 (what the costs assume)")->capture_default_str();
-  srch->add_flag("--quiet", sa.quiet, "No progress line");
-  srch->add_option("--measure", sa.o.measure,
-                   "Deploy and measure on the emulated board: none | pareto (the front, at the end) | feasible "
-                   "(every complete trial)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"none", "pareto", "feasible"}));
-  srch->add_flag("--quantize,!--no-quantize", sa.o.quantize,
-                 "Rank trials by their int8 model, as deployed (default), or by the float model");
+  add_search_options(srch, sa);
+
+  SearchArgs ca;
+  auto* study_cmd = app.add_subcommand("study", "Manage studies: rnnas study create");
+  study_cmd->require_subcommand(1);
+  auto* create = study_cmd->add_subcommand(
+      "create", "Create a study (dataset, target, limits, strategy, budget) for rnnas worker processes to run");
+  add_search_options(create, ca);
+
+  SearchArgs wa;
+  auto* wk = app.add_subcommand("worker", "Work on a shared study (PostgreSQL URL or study file) until its budget is spent");
+  wk->add_option("--storage", wa.o.storage, "Study URL (postgresql://...) or file")->required();
+  wk->add_option("--study", wa.o.study, "Study name (created by rnnas search or rnnas study create)")->required();
+  wk->add_option("--jobs", wa.o.jobs, "Candidates trained side by side (0 = all cores)")->capture_default_str();
+  wk->add_option("--name", wa.o.worker_name, "Worker name in the study (default host:pid)");
+  wk->add_option("--report", wa.report, "Keep this HTML report up to date");
+  wk->add_flag("--quiet", wa.quiet, "No progress line");
+  add_worker_options(wk, wa);
   srch->add_option("--report", sa.report, "Keep this HTML report up to date as trials finish (rnnas report)");
 
   ReportArgs rp;
@@ -579,6 +618,14 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("cost")) return run_cost(cost_args);
     if (app.got_subcommand("targets")) return run_targets();
     if (app.got_subcommand("search")) return run_search(sa, *srch);
+    if (app.got_subcommand("study")) {
+      ca.o.create_only = true;
+      return run_search(ca, *create);
+    }
+    if (app.got_subcommand("worker")) {
+      wa.o.join = true;
+      return run_search(wa, *wk);
+    }
     if (app.got_subcommand("show")) return run_show(sh);
     if (app.got_subcommand("report")) return run_report(rp, *rep);
     if (app.got_subcommand("export")) return run_export(ex);

@@ -2,8 +2,13 @@
 // by side with per-epoch reports (and ASHA), tell the study; at the end the Pareto models meet the test split.
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -24,6 +29,17 @@ constexpr const char* kRejected = "rejected by the cost model: ";
 constexpr const char* kInterrupted = "interrupted: ";
 
 bool is_rejected(const Trial& t) { return t.reason.rfind(kRejected, 0) == 0; }
+
+// Wall-clock Unix seconds (deadlines shared by workers on several machines).
+double unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "host";
+  return buf;
+}
 
 // The costs stored with a trial.
 std::map<std::string, double> cost_map(const hw::Cost& c) {
@@ -111,11 +127,18 @@ SearchResult run_search(const SearchOptions& o_in) {
   SearchOptions o = o_in;
   auto store = open_storage(o.storage);
   int64_t sid = -1;
-  if (o.resume) {
+  double deadline = 0;  // unix seconds; 0 = no wall-time budget
+  if (o.resume || o.join) {
     const auto s = store->find_study(o.study);
-    if (!s) throw Error(fmt::format("{}: no study named '{}' to resume", store->location(), o.study));
+    if (!s)
+      throw Error(fmt::format("{}: no study named '{}' to {}", store->location(), o.study, o.join ? "join" : "resume"));
     sid = s->id;
     apply_settings(s->settings, o);
+    if (o.join) {  // a worker spends the study's own budget, timed from the study's creation
+      o.trials = s->settings.value("trials", 0);
+      o.max_seconds = s->settings.value("max_seconds", 0.0);
+      if (o.max_seconds > 0) deadline = s->created + o.max_seconds;
+    }
   } else {
     if (o.data.empty()) throw Error("search: no dataset (--data)");
     if (store->find_study(o.study))
@@ -135,7 +158,15 @@ SearchResult run_search(const SearchOptions& o_in) {
   if (!space.fe_win_ms.empty() && !base.audio)
     throw Error(fmt::format("search: space '{}' chooses audio front ends, but {} is not an audio dataset", o.space,
                             base.name));
-  if (!o.resume) sid = store->create_study(o.study, settings_of(o));
+  if (!o.resume && !o.join) sid = store->create_study(o.study, settings_of(o));
+  if (o.create_only) {
+    SearchResult created;
+    created.study = sid;
+    return created;
+  }
+  // Other processes may work on this study (a database, or a worker joining a file): heartbeats decide
+  // which running trials are dead, and a process waits for others' running trials before it ends.
+  const bool shared = o.join || is_url(o.storage);
   const hw::InputShape shape = hw::shape_of(base);
   auto strategy = make_strategy(o.strategy, {&space, o.objectives});
   Asha asha;
@@ -147,14 +178,15 @@ SearchResult run_search(const SearchOptions& o_in) {
   const std::string models_dir = fs::path(trial_model_path(store->location(), o.study, 0)).parent_path().string();
   fs::create_directories(models_dir);
 
-  // A previous process that died (or was stopped) left running trials: they failed; offer them again.
-  for (const auto& t : store->fail_stale(sid, 0, std::string(kInterrupted) + "the search process ended first")) {
-    Trial w;
-    w.arch = t.arch;
-    w.seed = t.seed;
-    w.strategy = t.strategy;
-    store->add_trial(sid, w, TrialState::waiting);
-  }
+  // A previous process that died (or was stopped) left running trials: they failed; their candidates are
+  // offered again (Storage::fail_stale). Resuming a study says its process is gone: all of them. A worker
+  // joins others that may be alive: only those whose heartbeat stopped.
+  if (o.resume || o.join)
+    store->fail_stale(sid, shared ? o.stale_after_s : 0,
+                      std::string(kInterrupted) + (shared ? "its worker stopped sending heartbeats"
+                                                          : "the search process ended first"));
+  const std::string process_name =
+      o.worker_name.empty() ? fmt::format("{}:{}", host_name(), static_cast<long>(::getpid())) : o.worker_name;
 
   // Datasets per front-end choice (audio searches), loaded once each.
   std::mutex data_mu;
@@ -170,20 +202,33 @@ SearchResult run_search(const SearchOptions& o_in) {
 
   std::mutex mu;  // serialises asking, budget accounting and progress
   Progress prog;
-  std::set<std::string> seen;  // archs already tried (trained or rejected)
-  for (const auto& t : store->trials(sid)) {
-    seen.insert(t.arch);
-    if (is_rejected(t)) ++prog.rejected;
-    else if (t.state == TrialState::complete) ++prog.complete;
-    else if (t.state == TrialState::pruned) ++prog.pruned;
-    else if (t.state == TrialState::failed && t.reason.rfind(kInterrupted, 0) != 0) ++prog.failed;
-  }
-  prog.trained = prog.complete + prog.pruned + prog.failed;
+  std::set<std::string> seen;  // archs already tried (trained or rejected), here or by other workers
+  std::set<int64_t> mine;      // running trials of this process (heartbeats)
+  // The counts of the whole study (every worker's trials), from the store.
+  auto count = [&](const std::vector<Trial>& all) {
+    const int running = prog.running;
+    prog = Progress{};
+    prog.running = running;
+    int running_anywhere = 0;
+    for (const auto& t : all) {
+      seen.insert(t.arch);
+      if (is_rejected(t)) ++prog.rejected;
+      else if (t.state == TrialState::complete) ++prog.complete;
+      else if (t.state == TrialState::pruned) ++prog.pruned;
+      else if (t.state == TrialState::failed && t.counted) ++prog.failed;
+      else if (t.state == TrialState::running) ++running_anywhere;
+    }
+    prog.trained = prog.complete + prog.pruned + prog.failed + running_anywhere;
+  };
+  count(store->trials(sid));
   const double t0 = now_seconds();
-  bool out_of_ideas = false;
+  if (o.max_seconds > 0 && deadline == 0) deadline = unix_seconds() + o.max_seconds;
+  bool out_of_ideas = false, budget_spent = false;
+  const int64_t budget = o.trials > 0 ? o.trials : -1;
   auto refresh = [&] {  // under mu
     prog.elapsed_s = now_seconds() - t0;
     const auto all = store->trials(sid);
+    count(all);
     double best = -1;
     for (const auto& t : all)
       if (t.state == TrialState::complete) {
@@ -194,7 +239,8 @@ SearchResult run_search(const SearchOptions& o_in) {
     prog.pareto_size = static_cast<int>(study_pareto(all, o.objectives).size());
     const double per = prog.trained > 0 ? prog.elapsed_s / std::max(1, prog.trained - prog.running) : -1;
     double left = o.trials > 0 && per > 0 ? per * std::max(0, o.trials - prog.trained) / std::max(1, o.jobs) : -1;
-    if (o.max_seconds > 0) left = left < 0 ? o.max_seconds - prog.elapsed_s : std::min(left, o.max_seconds - prog.elapsed_s);
+    const double to_deadline = deadline - unix_seconds();
+    if (o.max_seconds > 0) left = left < 0 ? to_deadline : std::min(left, to_deadline);
     prog.remaining_s = left < 0 && o.max_seconds <= 0 ? -1 : std::max(0.0, left);
     if (o.on_progress) o.on_progress(prog);
   };
@@ -223,20 +269,25 @@ SearchResult run_search(const SearchOptions& o_in) {
   const unsigned jobs = o.jobs > 0 ? static_cast<unsigned>(o.jobs) : std::max(1u, std::thread::hardware_concurrency());
   o.jobs = static_cast<int>(jobs);
 
+  double last_stale_check = now_seconds();
   auto worker = [&](unsigned w) {
-    const std::string name = fmt::format("{}:{}", "local", w);
+    const std::string name = fmt::format("{}:{}", process_name, w);
     for (;;) {
       Arch arch;
       hw::Cost cost;
       int64_t number = -1;
       uint64_t seed = 0;
       {
-        std::lock_guard lock(mu);
+        std::unique_lock lock(mu);
         if (stopping() || out_of_ideas) return;
-        if (o.trials > 0 && prog.trained >= o.trials) return;
-        if (o.max_seconds > 0 && now_seconds() - t0 >= o.max_seconds) return;
+        if (deadline > 0 && unix_seconds() >= deadline) return;
+        // Other workers' dead trials: released (their candidates waiting again) once their heartbeat is old.
+        if (shared && now_seconds() - last_stale_check >= std::min(5.0, o.stale_after_s / 4)) {
+          last_stale_check = now_seconds();
+          store->fail_stale(sid, o.stale_after_s, std::string(kInterrupted) + "its worker stopped sending heartbeats");
+        }
         std::optional<Trial> claimed;
-        while ((claimed = store->claim_waiting(sid, name))) {
+        while ((claimed = store->claim_waiting(sid, name, budget))) {
           // A candidate offered again (after a crash) is priced again: it may never have been feasible
           // (a crash between recording a rejection's two steps) or the limits may differ on resume.
           arch = Arch::parse(claimed->arch);
@@ -249,10 +300,11 @@ SearchResult run_search(const SearchOptions& o_in) {
         if (claimed) {
           number = claimed->number;
           seed = claimed->seed;
-        } else {
+        } else if (!budget_spent) {
           int attempts = 0;
           // One read of the history; rejections made here are appended to it rather than read back.
           auto history = store->trials(sid);
+          for (const auto& t : history) seen.insert(t.arch);
           for (; attempts < 2000; ++attempts) {
             Rng rng = Rng(o.seed).fork(static_cast<uint64_t>(history.size()) * 4099 + static_cast<uint64_t>(attempts));
             arch = strategy->ask(history, rng);
@@ -265,8 +317,11 @@ SearchResult run_search(const SearchOptions& o_in) {
             t.arch = key;
             t.seed = o.seed * 1000003ULL + static_cast<uint64_t>(history.size());
             t.strategy = strategy->name();
+            t.worker = name;
             if (!why.empty()) {
-              t.number = store->add_trial(sid, t, TrialState::running);
+              t.counted = false;
+              t.number = store->add_trial(sid, t, TrialState::running, {-1, true});
+              if (t.number == kArchTaken) continue;  // another worker tried it meanwhile
               t.state = TrialState::pruned;
               t.costs = cost_map(cost);
               t.reason = kRejected + why;
@@ -275,16 +330,35 @@ SearchResult run_search(const SearchOptions& o_in) {
               ++prog.rejected;
               continue;
             }
+            number = store->add_trial(sid, t, TrialState::running, {budget, true});
+            if (number == kArchTaken) {
+              number = -1;
+              continue;
+            }
+            if (number == kBudgetSpent) {
+              number = -1;
+              budget_spent = true;
+              break;
+            }
             seed = t.seed;
-            number = store->add_trial(sid, t, TrialState::running);
             break;
           }
-          if (number < 0) {
-            out_of_ideas = true;
-            return;
-          }
+          if (attempts >= 2000) out_of_ideas = true;
         }
-        ++prog.trained;
+        if (number < 0) {
+          // Nothing to train now. Another process's running trial may yet be released (its worker died)
+          // and offered again: a worker stays while such trials exist; a lone search ends.
+          bool others_running = false;
+          if (shared)
+            for (const auto& t : store->trials(sid))
+              others_running = others_running || (t.state == TrialState::running && !mine.count(t.number) &&
+                                                   t.worker.rfind(process_name + ":", 0) != 0);
+          if (!others_running) return;
+          lock.unlock();
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          continue;
+        }
+        mine.insert(number);
         ++prog.running;
         refresh();
       }
@@ -356,18 +430,15 @@ SearchResult run_search(const SearchOptions& o_in) {
         state = TrialState::failed;
         reason = e.what();
       }
-      store->finish(sid, number, state, metrics, costs, reason, now_seconds() - tstart);
+      if (interrupted)  // failed, not counted, and offered again on --resume (or to another worker)
+        store->release(sid, number, std::string(kInterrupted) + "stopped by the user");
+      else
+        store->finish(sid, number, state, metrics, costs, reason, now_seconds() - tstart);
       const std::string saved = fmt::format("{}/trial-{}.json", models_dir, number);
       if (o.measure == "feasible" && state == TrialState::complete && fs::exists(saved) && !stopping())
         measure_trial(number, nn::Model::load(saved), *dataset_for(arch));
-      if (interrupted) {  // offered again on --resume
-        Trial again;
-        again.arch = arch.to_string();
-        again.seed = seed;
-        again.strategy = strategy->name();
-        store->add_trial(sid, again, TrialState::waiting);
-      }
       std::lock_guard lock(mu);
+      mine.erase(number);
       --prog.running;
       if (interrupted) --prog.trained;
       else if (state == TrialState::complete) ++prog.complete;
@@ -376,9 +447,31 @@ SearchResult run_search(const SearchOptions& o_in) {
       refresh();
     }
   };
+  // Heartbeats: this process's running trials are touched every heartbeat_s, so that other workers can
+  // tell them from the trials of a dead process (fail_stale after stale_after_s).
+  std::mutex beat_mu;
+  std::condition_variable beat_cv;
+  bool done = false;
+  std::thread heartbeat([&] {
+    std::unique_lock beat_lock(beat_mu);
+    while (!beat_cv.wait_for(beat_lock, std::chrono::duration<double>(o.heartbeat_s), [&] { return done; })) {
+      std::vector<int64_t> alive;
+      {
+        std::lock_guard lock(mu);
+        alive.assign(mine.begin(), mine.end());
+      }
+      for (int64_t n : alive) store->touch(sid, n);
+    }
+  });
   std::vector<std::thread> pool;
   for (unsigned w = 0; w < jobs; ++w) pool.emplace_back(worker, w);
   for (auto& th : pool) th.join();
+  {
+    std::lock_guard beat_lock(beat_mu);
+    done = true;
+  }
+  beat_cv.notify_all();
+  heartbeat.join();
 
   SearchResult res;
   res.study = sid;
@@ -431,9 +524,23 @@ SearchResult run_search(const SearchOptions& o_in) {
 }
 
 std::string trial_model_path(const std::string& storage_location, const std::string& study, int64_t trial) {
-  const fs::path loc(storage_location);
-  return (loc.parent_path() / (loc.filename().string() + ".models") / study / fmt::format("trial-{}.json", trial))
-      .string();
+  fs::path base;
+  if (const char* dir = std::getenv("RNNAS_MODELS_DIR"); dir && *dir) {
+    base = dir;
+  } else if (is_url(storage_location)) {
+    // A database URL: ./rnnas-models/<host_db>/ (workers on several machines share it through
+    // RNNAS_MODELS_DIR on a shared file system).
+    std::string key = storage_location.substr(storage_location.find("://") + 3);
+    if (const size_t at = key.find('@'); at != std::string::npos) key = key.substr(at + 1);
+    key = key.substr(0, key.find('?'));
+    for (char& c : key)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') c = '_';
+    base = fs::path("rnnas-models") / key;
+  } else {
+    const fs::path loc(storage_location);
+    base = loc.parent_path() / (loc.filename().string() + ".models");
+  }
+  return (base / study / fmt::format("trial-{}.json", trial)).string();
 }
 
 int64_t best_trial(const std::vector<Trial>& trials) {

@@ -15,9 +15,11 @@ namespace {
 
 // The columns of a trial, in the order trial_from() reads them.
 #define RNNAS_SELECT_TRIAL \
-  "SELECT number, state, arch, seed, strategy, curve, metrics, costs, reason, wall, created, updated, worker FROM trials"
+  "SELECT number, state, arch, seed, strategy, curve, metrics, costs, reason, wall, created, updated, worker, counted " \
+  "FROM trials"
 
-constexpr int kSchemaVersion = 1;
+// 2: trials.counted (the budget, contract 7).
+constexpr int kSchemaVersion = 2;
 constexpr int kApplicationId = 0x726e6e61;  // "rnna"
 
 double unix_now() {
@@ -133,33 +135,24 @@ class SqliteStorage final : public Storage {
     return out;
   }
 
-  int64_t add_trial(int64_t study, const Trial& t, TrialState state) override {
+  int64_t add_trial(int64_t study, const Trial& t, TrialState state, const Admission& admit) override {
     if (finished(state)) throw Error(fmt::format("{}: a new trial must be waiting or running", path_));
     std::lock_guard lock(mu_);
     Tx tx(*this);
     check_study(study);
-    int64_t number = 0;
-    {
-      Statement q(db_, "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study = ?", path_);
-      q.bind(1, study);
-      q.step();
-      number = q.i64(0);
+    if (admit.budget >= 0 && t.counted && state != TrialState::waiting && used(study) >= admit.budget)
+      return kBudgetSpent;
+    if (admit.unique_arch) {
+      Statement q(db_, "SELECT 1 FROM trials WHERE study = ? AND arch = ? AND state <> 'failed' LIMIT 1", path_);
+      q.bind(1, study).bind(2, t.arch);
+      if (q.step()) return kArchTaken;
     }
-    const double now = unix_now();
-    Statement ins(db_,
-                  "INSERT INTO trials(study, number, state, arch, seed, strategy, curve, metrics, costs, reason, wall, "
-                  "created, updated, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  path_);
-    ins.bind(1, study).bind(2, number).bind(3, std::string(to_string(state))).bind(4, t.arch);
-    ins.bind(5, static_cast<int64_t>(t.seed)).bind(6, t.strategy).bind(7, to_json_text(t.curve));
-    ins.bind(8, to_json_text(t.metrics)).bind(9, to_json_text(t.costs)).bind(10, t.reason).bind(11, t.wall_seconds);
-    ins.bind(12, now).bind(13, now).bind(14, t.worker);
-    ins.step();
+    const int64_t number = insert(study, t, state);
     tx.commit();
     return number;
   }
 
-  std::optional<Trial> claim_waiting(int64_t study, const std::string& worker) override {
+  std::optional<Trial> claim_waiting(int64_t study, const std::string& worker, int64_t budget) override {
     std::lock_guard lock(mu_);
     Tx tx(*this);
     check_study(study);
@@ -170,6 +163,7 @@ class SqliteStorage final : public Storage {
       if (!q.step()) return std::nullopt;
       number = q.i64(0);
     }
+    if (budget >= 0 && used(study) >= budget) return std::nullopt;
     Statement up(db_, "UPDATE trials SET state = 'running', worker = ?, updated = ? WHERE study = ? AND number = ?",
                  path_);
     up.bind(1, worker).bind(2, unix_now()).bind(3, study).bind(4, number);
@@ -177,6 +171,12 @@ class SqliteStorage final : public Storage {
     Trial t = load(study, number);
     tx.commit();
     return t;
+  }
+
+  int64_t budget_used(int64_t study) override {
+    std::lock_guard lock(mu_);
+    check_study(study);
+    return used(study);
   }
 
   void report(int64_t study, int64_t trial, int epoch, double val_error) override {
@@ -226,6 +226,17 @@ class SqliteStorage final : public Storage {
     tx.commit();
   }
 
+  int64_t release(int64_t study, int64_t trial, const std::string& reason) override {
+    std::lock_guard lock(mu_);
+    Tx tx(*this);
+    const Trial t = load(study, trial);
+    if (t.state != TrialState::running)
+      throw Error(fmt::format("{}: trial {} is {}, not running: cannot release it", path_, trial, to_string(t.state)));
+    const int64_t again = release_locked(study, t, reason);
+    tx.commit();
+    return again;
+  }
+
   std::vector<Trial> fail_stale(int64_t study, double seconds, const std::string& reason) override {
     std::lock_guard lock(mu_);
     Tx tx(*this);
@@ -239,12 +250,7 @@ class SqliteStorage final : public Storage {
       while (q.step()) numbers.push_back(q.i64(0));
       for (int64_t n : numbers) stale.push_back(load(study, n));
     }
-    for (const auto& t : stale) {
-      Statement up(db_, "UPDATE trials SET state = 'failed', reason = ?, updated = ? WHERE study = ? AND number = ?",
-                   path_);
-      up.bind(1, reason).bind(2, unix_now()).bind(3, study).bind(4, t.number);
-      up.step();
-    }
+    for (const auto& t : stale) release_locked(study, t, reason);
     tx.commit();
     return stale;
   }
@@ -327,7 +333,8 @@ class SqliteStorage final : public Storage {
       exec("CREATE TABLE IF NOT EXISTS trials (study INTEGER NOT NULL REFERENCES studies(id), number INTEGER NOT "
            "NULL, state TEXT NOT NULL, arch TEXT NOT NULL, seed INTEGER NOT NULL, strategy TEXT NOT NULL, curve TEXT "
            "NOT NULL, metrics TEXT NOT NULL, costs TEXT NOT NULL, reason TEXT NOT NULL, wall REAL NOT NULL, created "
-           "REAL NOT NULL, updated REAL NOT NULL, worker TEXT NOT NULL, PRIMARY KEY (study, number))");
+           "REAL NOT NULL, updated REAL NOT NULL, worker TEXT NOT NULL, counted INTEGER NOT NULL DEFAULT 1, "
+           "PRIMARY KEY (study, number))");
       exec("CREATE INDEX IF NOT EXISTS trials_state ON trials(study, state)");
       exec("COMMIT");
       return;
@@ -339,6 +346,65 @@ class SqliteStorage final : public Storage {
       throw Error(fmt::format("{}: study file schema version {} is newer than this rnnas ({}); update rnnas", path_,
                               version, kSchemaVersion));
     if (version < 1) throw Error(fmt::format("{}: study file has no schema version (damaged?)", path_));
+    if (version == 1) {
+      // Version 1 files: trials gain `counted`; rejections and interrupted trials never counted.
+      Tx tx(*this);
+      int64_t now_version = 0;
+      {
+        Statement again(db_, "SELECT MAX(version) FROM schema_version", path_);
+        again.step();
+        now_version = again.i64(0);
+      }
+      if (now_version == 1) {  // not migrated by another process meanwhile
+        exec("ALTER TABLE trials ADD COLUMN counted INTEGER NOT NULL DEFAULT 1");
+        exec("UPDATE trials SET counted = 0 WHERE reason LIKE 'rejected by the cost model:%' OR "
+             "reason LIKE 'interrupted:%'");
+        exec("INSERT INTO schema_version(version) VALUES (2)");
+      }
+      tx.commit();
+    }
+  }
+
+  // Under the lock, in a transaction.
+  int64_t insert(int64_t study, const Trial& t, TrialState state) {
+    int64_t number = 0;
+    {
+      Statement q(db_, "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study = ?", path_);
+      q.bind(1, study);
+      q.step();
+      number = q.i64(0);
+    }
+    const double now = unix_now();
+    Statement ins(db_,
+                  "INSERT INTO trials(study, number, state, arch, seed, strategy, curve, metrics, costs, reason, wall, "
+                  "created, updated, worker, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  path_);
+    ins.bind(1, study).bind(2, number).bind(3, std::string(to_string(state))).bind(4, t.arch);
+    ins.bind(5, static_cast<int64_t>(t.seed)).bind(6, t.strategy).bind(7, to_json_text(t.curve));
+    ins.bind(8, to_json_text(t.metrics)).bind(9, to_json_text(t.costs)).bind(10, t.reason).bind(11, t.wall_seconds);
+    ins.bind(12, now).bind(13, now).bind(14, t.worker).bind(15, static_cast<int64_t>(t.counted ? 1 : 0));
+    ins.step();
+    return number;
+  }
+
+  int64_t used(int64_t study) {
+    Statement q(db_, "SELECT COUNT(*) FROM trials WHERE study = ? AND counted = 1 AND state <> 'waiting'", path_);
+    q.bind(1, study);
+    q.step();
+    return q.i64(0);
+  }
+
+  int64_t release_locked(int64_t study, const Trial& t, const std::string& reason) {
+    Statement up(db_,
+                 "UPDATE trials SET state = 'failed', reason = ?, counted = 0, updated = ? WHERE study = ? AND number = ?",
+                 path_);
+    up.bind(1, reason).bind(2, unix_now()).bind(3, study).bind(4, t.number);
+    up.step();
+    Trial again;
+    again.arch = t.arch;
+    again.seed = t.seed;
+    again.strategy = t.strategy;
+    return insert(study, again, TrialState::waiting);
   }
 
   void check_study(int64_t study) {
@@ -379,6 +445,7 @@ class SqliteStorage final : public Storage {
     t.created = q.f64(10);
     t.updated = q.f64(11);
     t.worker = q.text(12);
+    t.counted = q.i64(13) != 0;
     return t;
   }
 
@@ -419,10 +486,43 @@ std::unique_ptr<Storage> open_sqlite(const std::string& path) { return std::make
 std::unique_ptr<Storage> open_storage(const std::string& url) {
   if (url.rfind("sqlite:///", 0) == 0) return open_sqlite(url.substr(9));
   if (url.rfind("sqlite:", 0) == 0) return open_sqlite(url.substr(7));
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
-    throw Error(fmt::format("storage '{}': PostgreSQL storage is not built yet (issue: many machines)",
-                            url.substr(0, url.find('@') == std::string::npos ? url.size() : 13) + "..."));
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) return open_postgres(url);
+  if (is_url(url))
+    throw Error(fmt::format("storage '{}': unknown kind (a study file, sqlite:FILE or postgresql://...)", redact_url(url)));
   return open_sqlite(url);
+}
+
+bool is_url(const std::string& storage) {
+  const size_t p = storage.find("://");
+  return p != std::string::npos && p > 0 &&
+         storage.find_first_not_of("abcdefghijklmnopqrstuvwxyz+.-") == p;
+}
+
+std::string redact_url(const std::string& url) {
+  std::string u = url;
+  const size_t scheme = u.find("://");
+  if (scheme != std::string::npos) {
+    const size_t start = scheme + 3;
+    const size_t end = u.find_first_of("/?", start);
+    const size_t at = u.rfind('@', end == std::string::npos ? u.size() : end);
+    if (at != std::string::npos && at >= start) {
+      const size_t colon = u.find(':', start);
+      if (colon != std::string::npos && colon < at) u.erase(colon, at - colon);
+    }
+  }
+  // password=... among the parameters (URL query or key=value words)
+  for (size_t p = 0; (p = u.find("password=", p)) != std::string::npos;) {
+    const bool word = p == 0 || u[p - 1] == '?' || u[p - 1] == '&' || u[p - 1] == ' ';
+    if (!word) {
+      p += 9;
+      continue;
+    }
+    const size_t end = u.find_first_of("& ", p);
+    u.erase(p + 9, (end == std::string::npos ? u.size() : end) - (p + 9));
+    u.insert(p + 9, "***");
+    p += 12;
+  }
+  return u;
 }
 
 }  // namespace rnnas

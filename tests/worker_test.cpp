@@ -154,3 +154,44 @@ TEST(Workers, JoiningAMissingStudyOrServerIsAClearError) {
   EXPECT_NE(log.find("no study named 'nope' to join"), std::string::npos) << log;
   EXPECT_EQ(log.find(":rnnas-test-secret@"), std::string::npos) << "the password was printed";
 }
+
+// The documented Slurm example runs as two array tasks (SLURM_* variables set as Slurm would) against the
+// test server and finishes the study.
+TEST(Workers, TheSlurmExampleScriptRunsTheStudy) {
+  RNNAS_NEED_PG();
+  const std::string url = test_util::pg_schema_url("workers_slurm");
+  const std::string dir = test_util::temp_dir() + "slurm/";
+  std::filesystem::create_directories(dir);
+  const std::string bin = RNNAS_BINARY;
+  ASSERT_EQ(WEXITSTATUS(std::system(fmt::format("{} study create --storage '{}' --study slurm --data 'sine:classes=3,T=24' "
+                                                "--target nrf52840 --space tiny --trials 6 --epochs 2 > {}create.log 2>&1",
+                                                bin, url, dir)
+                                        .c_str())),
+            0);
+  const std::string bin_dir = std::filesystem::path(bin).parent_path().string();
+  std::vector<pid_t> tasks;
+  for (int task = 0; task < 2; ++task) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const std::string cmd = fmt::format(
+          "PATH='{}':\"$PATH\" RNNAS_STORAGE='{}' RNNAS_STUDY=slurm RNNAS_MODELS_DIR='{}models' SLURM_ARRAY_JOB_ID=77 "
+          "SLURM_ARRAY_TASK_ID={} SLURM_CPUS_PER_TASK=1 exec bash '{}/examples/cluster/slurm-workers.sh' > "
+          "{}task{}.log 2>&1",
+          bin_dir, url, dir, task, RNNAS_SOURCE_DIR, dir, task);
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+      _exit(127);
+    }
+    tasks.push_back(pid);
+  }
+  for (pid_t p : tasks) EXPECT_EQ(wait_exit(p, 120), 0);
+  auto store = open_storage(url);
+  const auto trials = store->trials(store->find_study("slurm")->id);
+  int counted = 0;
+  std::set<std::string> names;
+  for (const auto& t : trials) {
+    counted += t.counted && finished(t.state);
+    names.insert(t.worker.substr(0, t.worker.rfind(':')));
+  }
+  EXPECT_EQ(counted, 6);
+  EXPECT_TRUE(names.count("slurm-77-0") || names.count("slurm-77-1")) << "worker names from the script";
+}

@@ -135,6 +135,10 @@ struct SearchResult {
   std::vector<int64_t> pareto;  // trial numbers on the front of the objectives (complete, feasible)
   Progress progress;
   bool interrupted = false;
+  // This process: trials it trained to their end, and the time it spent in storage calls.
+  int trained_here = 0;
+  double storage_seconds = 0;
+  long storage_calls = 0;
 };
 
 SearchResult run_search(const SearchOptions& o);

@@ -254,6 +254,9 @@ int run_search(SearchArgs& a, const CLI::App& cmd) {
     fmt::print("report: {}\n", a.report);
   }
   fmt::print("study '{}' in {}: {}\n", o.study, redact_url(o.storage), r.progress.line());
+  if (o.join || is_url(o.storage))
+    fmt::print("this process trained {} trials; storage {:.1f} ms per trial ({} calls)\n", r.trained_here,
+               r.trained_here ? 1e3 * r.storage_seconds / r.trained_here : 0.0, r.storage_calls);
   if (r.interrupted) {
     fmt::print("stopped by the user; continue with: rnnas {} --storage {} --study {}{}\n", o.join ? "worker" : "search",
                redact_url(o.storage), o.study, o.join ? "" : " --resume");

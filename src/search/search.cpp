@@ -35,6 +35,59 @@ double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// Times every storage call of a search (the per-trial storage overhead of rnnas worker and bench/).
+class TimedStorage final : public Storage {
+  // Runs f, adding its time and one call.
+  template <class F>
+  auto time(F&& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    struct Add {
+      TimedStorage* self;
+      std::chrono::steady_clock::time_point t0;
+      ~Add() {
+        self->ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+        ++self->calls_;
+      }
+    } add{this, t0};
+    return f();
+  }
+ public:
+  explicit TimedStorage(std::unique_ptr<Storage> s) : s_(std::move(s)) {}
+  double seconds() const { return static_cast<double>(ns_.load()) * 1e-9; }
+  long calls() const { return calls_.load(); }
+  std::string location() const override { return s_->location(); }
+  int64_t create_study(const std::string& n, const nlohmann::json& j) override { return time([&] { return s_->create_study(n, j); }); }
+  std::optional<StudyInfo> find_study(const std::string& n) override { return time([&] { return s_->find_study(n); }); }
+  std::vector<StudyInfo> list_studies() override { return time([&] { return s_->list_studies(); }); }
+  int64_t add_trial(int64_t st, const Trial& t, TrialState state, const Admission& a) override {
+    return time([&] { return s_->add_trial(st, t, state, a); });
+  }
+  std::optional<Trial> claim_waiting(int64_t st, const std::string& w, int64_t b) override {
+    return time([&] { return s_->claim_waiting(st, w, b); });
+  }
+  int64_t budget_used(int64_t st) override { return time([&] { return s_->budget_used(st); }); }
+  void report(int64_t st, int64_t t, int e, double v) override { time([&] { s_->report(st, t, e, v); return 0; }); }
+  void finish(int64_t st, int64_t t, TrialState state, const std::map<std::string, double>& m,
+              const std::map<std::string, double>& c, const std::string& r, double w) override {
+    time([&] { s_->finish(st, t, state, m, c, r, w); return 0; });
+  }
+  void set_attr(int64_t st, int64_t t, const std::string& k, double v) override {
+    time([&] { s_->set_attr(st, t, k, v); return 0; });
+  }
+  int64_t release(int64_t st, int64_t t, const std::string& r) override { return time([&] { return s_->release(st, t, r); }); }
+  std::vector<Trial> fail_stale(int64_t st, double sec, const std::string& r) override {
+    return time([&] { return s_->fail_stale(st, sec, r); });
+  }
+  void touch(int64_t st, int64_t t) override { time([&] { s_->touch(st, t); return 0; }); }
+  Trial get_trial(int64_t st, int64_t t) override { return time([&] { return s_->get_trial(st, t); }); }
+  std::vector<Trial> trials(int64_t st) override { return time([&] { return s_->trials(st); }); }
+
+ private:
+  std::unique_ptr<Storage> s_;
+  std::atomic<long long> ns_{0};
+  std::atomic<long> calls_{0};
+};
+
 std::string host_name() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "host";
@@ -125,7 +178,9 @@ std::string Progress::line() const {
 
 SearchResult run_search(const SearchOptions& o_in) {
   SearchOptions o = o_in;
-  auto store = open_storage(o.storage);
+  auto timed = std::make_unique<TimedStorage>(open_storage(o.storage));
+  TimedStorage* timing = timed.get();
+  std::unique_ptr<Storage> store = std::move(timed);
   int64_t sid = -1;
   double deadline = 0;  // unix seconds; 0 = no wall-time budget
   if (o.resume || o.join) {
@@ -204,6 +259,7 @@ SearchResult run_search(const SearchOptions& o_in) {
   Progress prog;
   std::set<std::string> seen;  // archs already tried (trained or rejected), here or by other workers
   std::set<int64_t> mine;      // running trials of this process (heartbeats)
+  int trained_here = 0;        // trials this process trained to their end
   // The counts of the whole study (every worker's trials), from the store.
   auto count = [&](const std::vector<Trial>& all) {
     const int running = prog.running;
@@ -439,6 +495,7 @@ SearchResult run_search(const SearchOptions& o_in) {
         measure_trial(number, nn::Model::load(saved), *dataset_for(arch));
       std::lock_guard lock(mu);
       mine.erase(number);
+      ++trained_here;
       --prog.running;
       if (interrupted) --prog.trained;
       else if (state == TrialState::complete) ++prog.complete;
@@ -520,6 +577,9 @@ SearchResult run_search(const SearchOptions& o_in) {
   if (out_of_ideas && prog.trained < o.trials)
     res.progress.remaining_s = 0;
   res.trials = std::move(all);
+  res.storage_seconds = timing->seconds();
+  res.storage_calls = timing->calls();
+  res.trained_here = trained_here;
   return res;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "rnnas/core.h"
+#include "common.h"
 #include "rnnas/study.h"
 
 namespace rnnas {
@@ -20,8 +21,7 @@ constexpr int64_t kSchemaLock = 0x726e6e61;  // "rnna": advisory lock held while
   "number, state, arch, seed, strategy, curve, metrics, costs, reason, wall, created, updated, worker, counted"
 #define RNNAS_PG_NOW "EXTRACT(EPOCH FROM clock_timestamp())::double precision"
 
-std::string to_json_text(const std::map<std::string, double>& m) { return nlohmann::json(m).dump(); }
-std::string to_json_text(const std::vector<double>& v) { return nlohmann::json(v).dump(); }
+using namespace study_common;
 
 // A query result, cleared on scope exit.
 class Result {
@@ -93,7 +93,7 @@ class PostgresStorage final : public Storage {
   }
 
   int64_t add_trial(int64_t study, const Trial& t, TrialState state, const Admission& admit) override {
-    if (finished(state)) throw Error(fmt::format("{}: a new trial must be waiting or running", where_));
+    check_new_state(where_, state);
     std::lock_guard lock(mu_);
     Tx tx(*this);
     lock_study(study);
@@ -134,11 +134,7 @@ class PostgresStorage final : public Storage {
     std::lock_guard lock(mu_);
     Tx tx(*this);
     Trial t = load(study, trial, true);
-    if (t.state != TrialState::running)
-      throw Error(fmt::format("{}: trial {} is {}, not running: cannot report epoch {}", where_, trial,
-                              to_string(t.state), epoch));
-    if (epoch != static_cast<int>(t.curve.size()) + 1)
-      throw Error(fmt::format("{}: trial {} reports epoch {} after {} epochs", where_, trial, epoch, t.curve.size()));
+    check_report(where_, t, epoch);
     t.curve.push_back(val_error);
     query("UPDATE rnnas_trials SET curve = $3, updated = " RNNAS_PG_NOW " WHERE study = $1 AND number = $2",
           {std::to_string(study), std::to_string(trial), to_json_text(t.curve)});
@@ -147,11 +143,10 @@ class PostgresStorage final : public Storage {
 
   void finish(int64_t study, int64_t trial, TrialState state, const std::map<std::string, double>& metrics,
               const std::map<std::string, double>& costs, const std::string& reason, double wall_seconds) override {
-    if (!finished(state)) throw Error(fmt::format("{}: finish() needs complete, pruned or failed", where_));
     std::lock_guard lock(mu_);
     Tx tx(*this);
     const Trial t = load(study, trial, true);
-    if (finished(t.state)) throw Error(fmt::format("{}: trial {} is already {}", where_, trial, to_string(t.state)));
+    check_finish(where_, t, state);
     std::map<std::string, double> m = t.metrics;
     for (const auto& [k, v] : metrics) m[k] = v;
     query("UPDATE rnnas_trials SET state = $3, metrics = $4, costs = $5, reason = $6, wall = $7, updated = " RNNAS_PG_NOW
@@ -176,8 +171,7 @@ class PostgresStorage final : public Storage {
     Tx tx(*this);
     lock_study(study);
     const Trial t = load(study, trial, true);
-    if (t.state != TrialState::running)
-      throw Error(fmt::format("{}: trial {} is {}, not running: cannot release it", where_, trial, to_string(t.state)));
+    check_release(where_, t);
     const int64_t again = release_locked(study, t, reason);
     tx.commit();
     return again;
@@ -321,11 +315,7 @@ class PostgresStorage final : public Storage {
     query("UPDATE rnnas_trials SET state = 'failed', reason = $3, counted = FALSE, updated = " RNNAS_PG_NOW
           " WHERE study = $1 AND number = $2",
           {std::to_string(study), std::to_string(t.number), reason});
-    Trial again;
-    again.arch = t.arch;
-    again.seed = t.seed;
-    again.strategy = t.strategy;
-    return insert(study, again, TrialState::waiting);
+    return insert(study, candidate_of(t), TrialState::waiting);
   }
 
   StudyInfo study_from(const Result& r, int row) {
@@ -348,13 +338,7 @@ class PostgresStorage final : public Storage {
     t.arch = r.text(row, 2);
     t.seed = static_cast<uint64_t>(r.i64(row, 3));
     t.strategy = r.text(row, 4);
-    try {
-      t.curve = nlohmann::json::parse(r.text(row, 5)).get<std::vector<double>>();
-      t.metrics = nlohmann::json::parse(r.text(row, 6)).get<std::map<std::string, double>>();
-      t.costs = nlohmann::json::parse(r.text(row, 7)).get<std::map<std::string, double>>();
-    } catch (const nlohmann::json::exception&) {
-      throw Error(fmt::format("{}: trial {} has damaged data", where_, t.number));
-    }
+    parse_json_fields(where_, t, r.text(row, 5), r.text(row, 6), r.text(row, 7));
     t.reason = r.text(row, 8);
     t.wall_seconds = r.f64(row, 9);
     t.created = r.f64(row, 10);

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "rnnas/core.h"
+#include "common.h"
 #include "rnnas/study.h"
 
 namespace rnnas {
@@ -67,8 +68,7 @@ class Statement {
   std::string where_;
 };
 
-std::string to_json_text(const std::map<std::string, double>& m) { return nlohmann::json(m).dump(); }
-std::string to_json_text(const std::vector<double>& v) { return nlohmann::json(v).dump(); }
+using namespace study_common;
 
 class SqliteStorage final : public Storage {
  public:
@@ -136,7 +136,7 @@ class SqliteStorage final : public Storage {
   }
 
   int64_t add_trial(int64_t study, const Trial& t, TrialState state, const Admission& admit) override {
-    if (finished(state)) throw Error(fmt::format("{}: a new trial must be waiting or running", path_));
+    check_new_state(path_, state);
     std::lock_guard lock(mu_);
     Tx tx(*this);
     check_study(study);
@@ -183,11 +183,7 @@ class SqliteStorage final : public Storage {
     std::lock_guard lock(mu_);
     Tx tx(*this);
     Trial t = load(study, trial);
-    if (t.state != TrialState::running)
-      throw Error(fmt::format("{}: trial {} is {}, not running: cannot report epoch {}", path_, trial,
-                              to_string(t.state), epoch));
-    if (epoch != static_cast<int>(t.curve.size()) + 1)
-      throw Error(fmt::format("{}: trial {} reports epoch {} after {} epochs", path_, trial, epoch, t.curve.size()));
+    check_report(path_, t, epoch);
     t.curve.push_back(val_error);
     Statement up(db_, "UPDATE trials SET curve = ?, updated = ? WHERE study = ? AND number = ?", path_);
     up.bind(1, to_json_text(t.curve)).bind(2, unix_now()).bind(3, study).bind(4, trial);
@@ -197,12 +193,10 @@ class SqliteStorage final : public Storage {
 
   void finish(int64_t study, int64_t trial, TrialState state, const std::map<std::string, double>& metrics,
               const std::map<std::string, double>& costs, const std::string& reason, double wall_seconds) override {
-    if (!finished(state)) throw Error(fmt::format("{}: finish() needs complete, pruned or failed", path_));
     std::lock_guard lock(mu_);
     Tx tx(*this);
     const Trial t = load(study, trial);
-    if (finished(t.state))
-      throw Error(fmt::format("{}: trial {} is already {}", path_, trial, to_string(t.state)));
+    check_finish(path_, t, state);
     std::map<std::string, double> m = t.metrics;
     for (const auto& [k, v] : metrics) m[k] = v;
     Statement up(db_,
@@ -230,8 +224,7 @@ class SqliteStorage final : public Storage {
     std::lock_guard lock(mu_);
     Tx tx(*this);
     const Trial t = load(study, trial);
-    if (t.state != TrialState::running)
-      throw Error(fmt::format("{}: trial {} is {}, not running: cannot release it", path_, trial, to_string(t.state)));
+    check_release(path_, t);
     const int64_t again = release_locked(study, t, reason);
     tx.commit();
     return again;
@@ -400,11 +393,7 @@ class SqliteStorage final : public Storage {
                  path_);
     up.bind(1, reason).bind(2, unix_now()).bind(3, study).bind(4, t.number);
     up.step();
-    Trial again;
-    again.arch = t.arch;
-    again.seed = t.seed;
-    again.strategy = t.strategy;
-    return insert(study, again, TrialState::waiting);
+    return insert(study, candidate_of(t), TrialState::waiting);
   }
 
   void check_study(int64_t study) {
@@ -433,13 +422,7 @@ class SqliteStorage final : public Storage {
     t.arch = q.text(2);
     t.seed = static_cast<uint64_t>(q.i64(3));
     t.strategy = q.text(4);
-    try {
-      t.curve = nlohmann::json::parse(q.text(5)).get<std::vector<double>>();
-      t.metrics = nlohmann::json::parse(q.text(6)).get<std::map<std::string, double>>();
-      t.costs = nlohmann::json::parse(q.text(7)).get<std::map<std::string, double>>();
-    } catch (const nlohmann::json::exception&) {
-      throw Error(fmt::format("{}: trial {} has damaged data", path_, t.number));
-    }
+    parse_json_fields(path_, t, q.text(5), q.text(6), q.text(7));
     t.reason = q.text(8);
     t.wall_seconds = q.f64(9);
     t.created = q.f64(10);

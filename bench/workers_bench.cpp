@@ -30,7 +30,7 @@ struct Run {
 void pg_exec(const std::string& url, const std::string& sql) {
   PGconn* c = PQconnectdb(url.c_str());
   if (PQstatus(c) != CONNECTION_OK) throw rnnas::Error(std::string("bench: PostgreSQL: ") + PQerrorMessage(c));
-  PGresult* r = PQexec(c, sql.c_str());
+  PGresult* r = PQexec(c, ("SET client_min_messages = warning; " + sql).c_str());
   const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
   const std::string err = PQerrorMessage(c);
   PQclear(r);
@@ -81,8 +81,8 @@ int main(int argc, char** argv) {
   CLI::App app{"rnnas workers benchmark (PostgreSQL study, 1/2/4 worker processes)"};
   std::string pg = std::getenv("RNNAS_PG_URL") ? std::getenv("RNNAS_PG_URL") : "";
   std::string dir = "out/workers-bench";
-  std::string data = "sine:classes=3,T=32,n=600";
-  int trials = 40, epochs = 3;
+  std::string data = "sine:classes=4,T=64,n=1500";
+  int trials = 48, epochs = 4;
   std::vector<int> ns = {1, 2, 4};
   app.add_option("--pg-url", pg, "PostgreSQL server (default $RNNAS_PG_URL)");
   app.add_option("--data", data, "Task")->capture_default_str();

@@ -50,6 +50,7 @@ struct DeployResult {
   size_t mismatches = 0;   // sequences whose outputs differ from the host's int8 evaluation
   bool bit_exact() const { return sequences > 0 && mismatches == 0; }
   std::string to_string() const;
+  nlohmann::json to_json() const;  // also written as DIR/deploy.json by deploy()
 };
 
 // Cycles per instruction of a core (for estimates from exact instruction counts; MEASURE.md: nothing

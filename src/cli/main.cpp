@@ -505,6 +505,8 @@ void add_search_options(CLI::App* cmd, SearchArgs& a) {
                    "(every complete trial)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "pareto", "feasible"}));
+  cmd->add_option("--measure-limit", a.o.measure_limit, "Test sequences streamed per deployment (0 = all)")
+      ->capture_default_str();
   cmd->add_flag("--quantize,!--no-quantize", a.o.quantize,
                  "Rank trials by their int8 model, as deployed (default), or by the float model");
   add_worker_options(cmd, a);

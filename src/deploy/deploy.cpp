@@ -308,7 +308,35 @@ DeployResult deploy(const quant::QModel& q, const hw::Target& t, const Split& te
     r.mismatches += !std::equal(host.begin() + static_cast<long>(i * O), host.begin() + static_cast<long>((i + 1) * O),
                                 device.begin() + static_cast<long>(i * O));
   r.device = q.metrics(device, test_in);
+  // The figures, for programs (bench/results collects them).
+  std::ofstream(fs::path(o.dir) / "deploy.json") << r.to_json().dump(2) << "\n";
   return r;
+}
+
+nlohmann::json DeployResult::to_json() const {
+  return {{"target", target},
+          {"board", board},
+          {"cpu", cpu},
+          {"flash_bytes", flash_bytes},
+          {"flash_model", flash_model},
+          {"flash_runtime", flash_runtime},
+          {"flash_harness", flash_harness},
+          {"flash_libc", flash_libc},
+          {"static_ram_bytes", static_ram_bytes},
+          {"arena_bytes", arena_bytes},
+          {"stack_peak_bytes", stack_peak_bytes},
+          {"ram_bytes", ram_bytes()},
+          {"instructions", instructions_mean},
+          {"cycles_est", cycles_est},
+          {"latency_ms_est", latency_ms_est},
+          {"energy_uj_est", energy_uj_est},
+          {"sequences", sequences},
+          {"mismatches", mismatches},
+          {"bit_exact", bit_exact()},
+          {"task", device.task == TaskKind::classification ? "classification" : "regression"},
+          {"device_error", device.error()},
+          {"device_accuracy", device.accuracy},
+          {"device_rmse", device.rmse}};
 }
 
 std::string CalibrateResult::bench_line() const {

@@ -262,9 +262,11 @@ SearchResult run_search(const SearchOptions& o_in) {
   int trained_here = 0;        // trials this process trained to their end
   // The counts of the whole study (every worker's trials), from the store.
   auto count = [&](const std::vector<Trial>& all) {
-    const int running = prog.running;
-    prog = Progress{};
-    prog.running = running;
+    Progress fresh;
+    fresh.running = prog.running;
+    fresh.elapsed_s = prog.elapsed_s;
+    fresh.remaining_s = prog.remaining_s;
+    prog = fresh;
     int running_anywhere = 0;
     for (const auto& t : all) {
       seen.insert(t.arch);

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Assembles docs/RESULTS.md from the tables bench/results/run.sh wrote (docs/results/*.md), with the date,
+# the machine, the commands, and the published tiny models of ../shared/docs/BASELINES.md next to them.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=docs/RESULTS.md
+{
+  echo "# Results: searched and deployed tiny recurrent networks"
+  echo
+  echo "Generated $(date -u +%Y-%m-%d) by \`bench/results/report.sh\` on $(nproc) cores ($(uname -m)),"
+  echo "rnnas $(git rev-parse --short HEAD 2>/dev/null || echo '?'). Every figure comes from a command below and can be"
+  echo "checked by a program in \`docs/results/*.csv\` (one row per deployed model)."
+  echo
+  echo "## How to reproduce"
+  echo
+  echo '```sh'
+  echo "bash scripts/setup.sh                      # packages, build (once)"
+  echo "bench/results/run.sh all                   # every experiment, a few hours on 2 cores"
+  echo "bench/results/run.sh uci-har               # or one: uci-har fsdd cmapss fashion-mnist adding motion"
+  echo "bench/results/report.sh                    # this file"
+  echo '```'
+  echo
+  echo "Each experiment searches two targets (nrf52840: Cortex-M4F at 64 MHz; samd21: Cortex-M0+ at 48 MHz) at two"
+  echo "budget tiers (small: flash <= 16 KiB and RAM <= 4 KiB; large: flash <= 64 KiB and RAM <= 16 KiB) with NSGA-II"
+  echo "and ASHA, deploys every Pareto model on the target's emulated board (QEMU) and streams the whole test split"
+  echo "through it. Flash and RAM are the whole firmware image's (model, runtime, harness, libc); instructions are"
+  echo "exact per inference; latency and energy are estimated from them (docs/deploy.md). The chosen model of a"
+  echo "search is its best deployed one. The baselines are a plain LSTM and GRU trained with the same epochs and"
+  echo "deployed the same way."
+  echo
+  echo "## Published tiny models (../shared/docs/BASELINES.md)"
+  echo
+  echo "| dataset | model | metric |"
+  echo "|---|---|---|"
+  echo "| UCI HAR (6 classes) | EMI-RNN (h=16) / LSTM (h=32) | 93.89% / 93.04% accuracy |"
+  echo "| UCI HAR (6 classes) | MI-ShaRNN / LSTM | 94.02% / 93.04% accuracy |"
+  echo "| C-MAPSS FD001 | LSTM / deep CNN | RMSE 16.14 / 12.61 |"
+  echo
+  echo "Goals: UCI HAR at or above 94% deployed int8 test accuracy within 16 KiB flash and 4 KiB RAM on the Cortex-M4F;"
+  echo "C-MAPSS FD001 at or below RMSE 14 within 16 KiB flash. The tables below say where they stand."
+  echo
+  echo "## Tables"
+  echo
+  for f in docs/results/*.md; do
+    cat "$f"
+    echo
+  done
+} > "$out"
+echo "wrote $out"

@@ -195,3 +195,36 @@ TEST(Workers, TheSlurmExampleScriptRunsTheStudy) {
   EXPECT_EQ(counted, 6);
   EXPECT_TRUE(names.count("slurm-77-0") || names.count("slurm-77-1")) << "worker names from the script";
 }
+
+// A database that fails under a running worker (its tables dropped) ends it with a clear error and exit
+// code 2, not a crash.
+TEST(Workers, AStorageFailureEndsTheWorkerWithAClearError) {
+  RNNAS_NEED_PG();
+  const std::string url = test_util::pg_schema_url("workers_failure");
+  const std::string dir = test_util::temp_dir() + "failure/";
+  std::filesystem::create_directories(dir);
+  const std::string bin = RNNAS_BINARY;
+  ASSERT_EQ(WEXITSTATUS(std::system(fmt::format("{} study create --storage '{}' --study f --data 'adding:T=60,n=2000' "
+                                                "--target nrf52840 --space tiny --trials 50 --epochs 30 --no-asha > "
+                                                "{}create.log 2>&1",
+                                                bin, url, dir)
+                                        .c_str())),
+            0);
+  const pid_t pid = spawn_rnnas(fmt::format("worker --storage '{}' --study f --jobs 2 --quiet", url), dir + "w.log");
+  auto store = open_storage(url);
+  const int64_t sid = store->find_study("f")->id;
+  bool running = false;
+  for (int i = 0; i < 600 && !running; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (const auto& t : store->trials(sid)) running = running || (t.state == TrialState::running && !t.curve.empty());
+  }
+  ASSERT_TRUE(running);
+  const std::string schema = url.substr(url.rfind("%3D") + 3);
+  test_util::pg_exec(test_util::pg_url(), fmt::format("DROP TABLE {}.rnnas_trials CASCADE", schema));
+  EXPECT_EQ(wait_exit(pid, 60), 2);
+  std::ifstream in(dir + "w.log");
+  const std::string log((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(log.find("error: "), std::string::npos) << log;
+  EXPECT_NE(log.find("rnnas_trials"), std::string::npos) << log;
+  EXPECT_EQ(log.find("terminate called"), std::string::npos) << log;
+}

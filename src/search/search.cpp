@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <exception>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -302,7 +303,12 @@ SearchResult run_search(const SearchOptions& o_in) {
     prog.remaining_s = left < 0 && o.max_seconds <= 0 ? -1 : std::max(0.0, left);
     if (o.on_progress) o.on_progress(prog);
   };
-  auto stopping = [&] { return o.stop && o.stop->load(); };
+  // A storage error in one job (a database that went away, a full disk) stops every job; the first
+  // error is rethrown once they have all ended (running trials stay running: a resume or another worker
+  // releases them).
+  std::atomic<bool> failing{false};
+  std::exception_ptr failure;
+  auto stopping = [&] { return failing.load() || (o.stop && o.stop->load()); };
   // Trials are ranked by their int8 model when quantising (an audio front end stays float: the network is
   // quantised from its features on).
   auto int8_ranked = [&](const Arch&) { return o.quantize && o.quant == hw::Quant::int8; };
@@ -519,11 +525,26 @@ SearchResult run_search(const SearchOptions& o_in) {
         std::lock_guard lock(mu);
         alive.assign(mine.begin(), mine.end());
       }
-      for (int64_t n : alive) store->touch(sid, n);
+      for (int64_t n : alive) {
+        try {
+          store->touch(sid, n);
+        } catch (const Error& e) {  // a missed heartbeat is not fatal; the next one may get through
+          fmt::print(stderr, "warning: heartbeat of trial {}: {}\n", n, e.what());
+        }
+      }
     }
   });
   std::vector<std::thread> pool;
-  for (unsigned w = 0; w < jobs; ++w) pool.emplace_back(worker, w);
+  for (unsigned w = 0; w < jobs; ++w)
+    pool.emplace_back([&, w] {
+      try {
+        worker(w);
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!failure) failure = std::current_exception();
+        failing = true;
+      }
+    });
   for (auto& th : pool) th.join();
   {
     std::lock_guard beat_lock(beat_mu);
@@ -531,6 +552,7 @@ SearchResult run_search(const SearchOptions& o_in) {
   }
   beat_cv.notify_all();
   heartbeat.join();
+  if (failure) std::rethrow_exception(failure);
 
   SearchResult res;
   res.study = sid;

@@ -36,7 +36,12 @@ class Result {
     const ExecStatusType s = PQresultStatus(r_);
     return r_ && (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK);
   }
-  std::string error() const { return r_ ? PQresultErrorMessage(r_) : "out of memory"; }
+  // The server's primary message ("relation ... does not exist"), without its position markers.
+  std::string error() const {
+    if (!r_) return "out of memory";
+    const char* primary = PQresultErrorField(r_, PG_DIAG_MESSAGE_PRIMARY);
+    return primary ? primary : PQresultErrorMessage(r_);
+  }
   int rows() const { return PQntuples(r_); }
   std::string text(int row, int col) const { return std::string(PQgetvalue(r_, row, col), PQgetlength(r_, row, col)); }
   int64_t i64(int row, int col) const { return std::stoll(text(row, col)); }

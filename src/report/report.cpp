@@ -298,7 +298,7 @@ json report_data(const ReportOptions& o) {
   if (!info) {
     std::string names;
     for (const auto& s : studies) names += (names.empty() ? "" : ", ") + s.name;
-    throw Error(fmt::format("report: {}: no study named '{}' (studies: {})", o.storage, o.study,
+    throw Error(fmt::format("report: {}: no study named '{}' (studies: {})", store->location(), o.study,
                             names.empty() ? "none" : names));
   }
   const json& settings = info->settings;
@@ -362,23 +362,32 @@ json report_data(const ReportOptions& o) {
   // Hypervolume scale: val_error by 1 (classification: chance and worse) or by the worst complete error
   // seen (regression); costs by their limit (the constraint, else the target's memory, else the worst seen).
   std::map<search::Objective, double> scale;
-  std::vector<std::pair<std::string, std::vector<Trial>>> series;
+  // Progress series, each timed from its study's creation: one per compared study, else one per strategy
+  // that proposed trials of the study.
+  struct Series {
+    std::string name;
+    std::vector<Trial> trials;
+    double created = 0;
+  };
+  std::vector<Series> series;
   for (const auto& name : o.compare) {
     const auto other = store->find_study(name);
-    if (!other) throw Error(fmt::format("report: {}: no study named '{}' to compare", o.storage, name));
-    series.push_back({name + " (" + other->settings.value("strategy", std::string("?")) + ")", store->trials(other->id)});
+    if (!other) throw Error(fmt::format("report: {}: no study named '{}' to compare", store->location(), name));
+    series.push_back({name + " (" + other->settings.value("strategy", std::string("?")) + ")", store->trials(other->id),
+                      other->created});
   }
-  if (series.empty()) {  // one study: a series per strategy that proposed its trials
+  if (series.empty()) {
     std::map<std::string, std::vector<Trial>> by;
     for (const auto& t : trials) by[t.strategy.empty() ? "(resumed)" : t.strategy].push_back(t);
-    for (auto& [name, v] : by) series.push_back({name, std::move(v)});
+    for (auto& [name, v] : by) series.push_back({name, std::move(v), info->created});
   } else {
-    series.insert(series.begin(), {info->name + " (" + settings.value("strategy", std::string("?")) + ")", trials});
+    series.insert(series.begin(),
+                  {info->name + " (" + settings.value("strategy", std::string("?")) + ")", trials, info->created});
   }
   for (auto obj : objectives) {
     double worst = 0;
-    for (const auto& [name, ts] : series)
-      for (const auto& t : ts)
+    for (const auto& one : series)
+      for (const auto& t : one.trials)
         if (t.state == TrialState::complete) worst = std::max(worst, search::objective_value(t, obj));
     double s = worst > 0 ? worst * 1.1 : 1.0;
     if (obj == search::Objective::val_error && task == "classification") s = 1.0;
@@ -389,12 +398,9 @@ json report_data(const ReportOptions& o) {
     scale[obj] = s;
   }
   json progress = json::array();
-  for (const auto& [name, ts] : series) {
-    // Each compared study counts from its own creation.
-    double created = ts.empty() ? info->created : ts.front().created;
-    for (const auto& t : ts) created = std::min(created, t.created);
-    for (auto& p : progress_series(name, ts, created, objectives, scale, k)) progress.push_back(std::move(p));
-  }
+  for (const auto& one : series)
+    for (auto& p : progress_series(one.name, one.trials, one.created, objectives, scale, k))
+      progress.push_back(std::move(p));
   data["progress"] = progress;
   json hv_ref = json::object();
   for (const auto& [obj, s] : scale) hv_ref[std::string(search::to_string(obj))] = s;

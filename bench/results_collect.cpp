@@ -182,9 +182,9 @@ int main(int argc, char** argv) {
     md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& r : rows) {
       const std::string metric = r.value < 0 ? (r.note.empty() ? "-" : r.note)
-                                             : (r.metric == "test_rmse" ? fmt::format("RMSE {:.2f}", r.value)
+                                             : (r.metric == "test_rmse" ? fmt::format("RMSE {:.4g}", r.value)
                                                                         : fmt::format("{:.2f}%", 100 * r.value));
-      const std::string host = r.host_value < 0 ? "" : (r.metric == "test_rmse" ? fmt::format("{:.2f}", r.host_value)
+      const std::string host = r.host_value < 0 ? "" : (r.metric == "test_rmse" ? fmt::format("{:.4g}", r.host_value)
                                                                                 : fmt::format("{:.2f}%", 100 * r.host_value));
       const std::string model = r.source == "baseline" ? "baseline" : (r.chosen ? "**chosen**" : "front");
       const std::string search = r.source == "baseline" ? "" : fmt::format("{:.0f} min, {} trials", r.minutes, r.trials);

@@ -39,7 +39,21 @@ out=docs/RESULTS.md
   echo "Goals: UCI HAR at or above 94% deployed int8 test accuracy within 16 KiB flash and 4 KiB RAM on the Cortex-M4F;"
   echo "C-MAPSS FD001 at or below RMSE 14 within 16 KiB flash. The tables below say where they stand."
   echo
+  echo "## Status"
+  echo
+  for e in uci-har fsdd cmapss fashion-mnist adding motion; do
+    if [[ -f docs/results/$e.md ]]; then
+      echo "- $e: run ($(($(wc -l < docs/results/$e.csv) - 1)) models in docs/results/$e.csv)"
+    else
+      echo "- $e: **not run yet** (bench/results/run.sh $e)"
+    fi
+  done
+  echo
   echo "## Tables"
+  echo
+  echo "\"chosen\" is the search's best deployed model; \"front\" the other Pareto models (validation metric"
+  echo "against flash); the on-device figure is the whole test split streamed through the emulated board, and"
+  echo "\"host int8\" the same model evaluated by the host (equal when bit-exact)."
   echo
   for f in docs/results/*.md; do
     cat "$f"

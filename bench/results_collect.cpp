@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
       long trained = 0;
       for (const auto& t : trials) {
         last = std::max(last, t.updated);
-        trained += finished(t.state) && t.counted && t.reason.rfind("rejected", 0) != 0;
+        trained += finished(t.state) && t.counted;  // rejections and released trials do not count
       }
       const std::string tier = st.name.substr(st.name.rfind('-') + 1);
       size_t first = rows.size();

@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -39,10 +40,12 @@ void pg_exec(const std::string& url, const std::string& sql) {
 }
 
 // Creates the study, runs n workers to the end of its budget, and reads what each reported.
-Run run(const std::string& storage, int n, const std::string& create_args, const std::string& dir) {
+// `study` names the run: the models of every run share $RNNAS_MODELS_DIR/<study>/.
+Run run(const std::string& storage, const std::string& study, int n, const std::string& create_args,
+        const std::string& dir) {
   const std::string bin = RNNAS_BINARY;
-  if (std::system(fmt::format("{} study create --storage '{}' --study b {} > {}/create.log 2>&1", bin, storage,
-                              create_args, dir)
+  if (std::system(fmt::format("{} study create --storage '{}' --study {} {} > {}/create.log 2>&1", bin, storage,
+                              study, create_args, dir)
                       .c_str()) != 0)
     throw rnnas::Error("bench: study create failed (see " + dir + "/create.log)");
   const double t0 = rnnas::now_seconds();
@@ -51,8 +54,8 @@ Run run(const std::string& storage, int n, const std::string& create_args, const
     const pid_t pid = fork();
     if (pid == 0) {
       execl("/bin/sh", "sh", "-c",
-            fmt::format("exec {} worker --storage '{}' --study b --jobs 1 --quiet > {}/worker{}.log 2>&1", bin, storage,
-                        dir, i)
+            fmt::format("exec {} worker --storage '{}' --study {} --jobs 1 --quiet > {}/worker{}.log 2>&1", bin,
+                        storage, study, dir, i)
                 .c_str(),
             nullptr);
       _exit(127);
@@ -97,6 +100,7 @@ int main(int argc, char** argv) {
   }
   try {
     std::filesystem::create_directories(dir);
+    ::setenv("RNNAS_MODELS_DIR", (dir + "/models").c_str(), 1);  // not ./rnnas-models of the caller
     const std::string create = fmt::format(
         "--data '{}' --target nrf52840 --space tiny --trials {} --epochs {} --no-asha --no-quantize --seed 1", data,
         trials, epochs);
@@ -115,13 +119,13 @@ int main(int argc, char** argv) {
     const std::string file = dir + "/sqlite-peer.db";
     for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(file + ext);
     std::filesystem::remove_all(file + ".models");
-    line("sqlite", 1, run(file, 1, create, dir), 0);
+    line("sqlite", 1, run(file, "sqlite-1", 1, create, dir), 0);
     double base = 0;
     for (int n : ns) {
       const std::string schema = fmt::format("bench_workers_{}", n);
       pg_exec(pg, fmt::format("DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}", schema));
       const std::string url = pg + (pg.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
-      const double rate = line("postgresql", n, run(url, n, create, dir), base);
+      const double rate = line("postgresql", n, run(url, fmt::format("postgresql-{}", n), n, create, dir), base);
       if (n == 1) base = rate;
     }
   } catch (const rnnas::Error& e) {

@@ -210,7 +210,9 @@ TEST(Workers, AStorageFailureEndsTheWorkerWithAClearError) {
                                                 bin, url, dir)
                                         .c_str())),
             0);
+  ::setenv("RNNAS_MODELS_DIR", (dir + "models").c_str(), 1);  // not ./rnnas-models of the test's folder
   const pid_t pid = spawn_rnnas(fmt::format("worker --storage '{}' --study f --jobs 2 --quiet", url), dir + "w.log");
+  ::unsetenv("RNNAS_MODELS_DIR");
   auto store = open_storage(url);
   const int64_t sid = store->find_study("f")->id;
   bool running = false;

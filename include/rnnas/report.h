@@ -24,7 +24,7 @@ namespace rnnas::report {
 
 struct ReportOptions {
   std::string storage;               // study file or URL
-  std::string study = "default";     // the study reported ("" = the only study of the storage)
+  std::string study;                 // the study reported ("": the only study of the storage, else "default")
   std::vector<std::string> compare;  // other studies of the storage whose progress is drawn alongside
   int64_t trial = -1;                // the trial shown in detail; -1 = the best feasible one
   // Load the detailed trial's saved model and its dataset, quantise it as the search did and evaluate it

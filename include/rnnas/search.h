@@ -143,13 +143,15 @@ struct SearchResult {
 
 SearchResult run_search(const SearchOptions& o);
 // Where a search saves the float model of a complete trial: <study file>.models/<study>/trial-N.json, or
-// for a database URL ./rnnas-models/<host_db>/<study>/trial-N.json; $RNNAS_MODELS_DIR/<study>/ when set.
+// for a database URL ./rnnas-models/<host_db_params>/<study>/trial-N.json; $RNNAS_MODELS_DIR/<study>/ when set.
 std::string trial_model_path(const std::string& storage_location, const std::string& study, int64_t trial);
 // A trial's figure for tables: metrics[key] or costs[key] to 4 significant digits, "-" when absent.
 std::string figure(const std::map<std::string, double>& m, const char* key);
 // The front as a table: trial, arch, objectives, val and test metrics, costs.
 std::string pareto_table(const std::vector<Trial>& trials, const std::vector<int64_t>& pareto,
                          const std::vector<Objective>& objectives);
+// A trial the cost model rejected before training (pruned, never trained; it does not count).
+bool is_rejected(const Trial& t);
 // The complete trial of lowest val_error (the first of equals), or -1 when none is complete. Complete
 // trials passed the cost model's limits before training.
 int64_t best_trial(const std::vector<Trial>& trials);

@@ -373,12 +373,8 @@ struct ReportArgs {
   bool no_eval = false;
 };
 
-int run_report(ReportArgs& a, const CLI::App& cmd) {
+int run_report(ReportArgs& a) {
   using namespace rnnas;
-  if (cmd.count("--study") == 0) {  // the only study of the file, else "default"
-    auto store = open_storage(a.o.storage);
-    if (store->list_studies().size() == 1) a.o.study.clear();
-  }
   for (auto part : split(a.compare, ','))
     if (!trim(part).empty()) a.o.compare.emplace_back(trim(part));
   a.o.evaluate = !a.no_eval;
@@ -632,7 +628,7 @@ int main(int argc, char** argv) {
       return run_search(wa, *wk);
     }
     if (app.got_subcommand("show")) return run_show(sh);
-    if (app.got_subcommand("report")) return run_report(rp, *rep);
+    if (app.got_subcommand("report")) return run_report(rp);
     if (app.got_subcommand("export")) return run_export(ex);
     if (app.got_subcommand("deploy")) return run_deploy(dp);
     if (app.got_subcommand("calibrate")) {

@@ -25,8 +25,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kRejected = "rejected by the cost model";
-
 // A number for the page, or null (JSON has no NaN/Inf).
 json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 json get(const std::map<std::string, double>& m, const char* key) {
@@ -53,7 +51,7 @@ std::string kind_of(const Trial& t, const Limits& k) {
       return "over";
     return "feasible";
   }
-  if (t.state == TrialState::pruned) return t.reason.rfind(kRejected, 0) == 0 ? "rejected" : "pruned";
+  if (t.state == TrialState::pruned) return search::is_rejected(t) ? "rejected" : "pruned";
   return std::string(to_string(t.state));
 }
 
@@ -293,12 +291,13 @@ json report_data(const ReportOptions& o) {
   auto store = open_storage(o.storage);
   const auto studies = store->list_studies();
   std::optional<StudyInfo> info;
+  const std::string wanted = o.study.empty() ? "default" : o.study;
   if (o.study.empty() && studies.size() == 1) info = studies[0];
-  else if (!o.study.empty()) info = store->find_study(o.study);
+  else info = store->find_study(wanted);
   if (!info) {
     std::string names;
     for (const auto& s : studies) names += (names.empty() ? "" : ", ") + s.name;
-    throw Error(fmt::format("report: {}: no study named '{}' (studies: {})", store->location(), o.study,
+    throw Error(fmt::format("report: {}: no study named '{}' (studies: {})", store->location(), wanted,
                             names.empty() ? "none" : names));
   }
   const json& settings = info->settings;

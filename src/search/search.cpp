@@ -29,7 +29,6 @@ namespace {
 constexpr const char* kRejected = "rejected by the cost model: ";
 constexpr const char* kInterrupted = "interrupted: ";
 
-bool is_rejected(const Trial& t) { return t.reason.rfind(kRejected, 0) == 0; }
 
 // Wall-clock Unix seconds (deadlines shared by workers on several machines).
 double unix_seconds() {
@@ -359,7 +358,6 @@ SearchResult run_search(const SearchOptions& o_in) {
           const std::string why = violation(cost, target, o.constraints);
           if (why.empty()) break;
           store->finish(sid, claimed->number, TrialState::pruned, {}, cost_map(cost), kRejected + why, 0);
-          ++prog.rejected;
         }
         if (claimed) {
           number = claimed->number;
@@ -391,7 +389,6 @@ SearchResult run_search(const SearchOptions& o_in) {
               t.reason = kRejected + why;
               store->finish(sid, t.number, t.state, {}, t.costs, t.reason, 0);
               history.push_back(std::move(t));
-              ++prog.rejected;
               continue;
             }
             number = store->add_trial(sid, t, TrialState::running, {budget, true});
@@ -505,11 +502,7 @@ SearchResult run_search(const SearchOptions& o_in) {
       mine.erase(number);
       ++trained_here;
       --prog.running;
-      if (interrupted) --prog.trained;
-      else if (state == TrialState::complete) ++prog.complete;
-      else if (state == TrialState::pruned) ++prog.pruned;
-      else ++prog.failed;
-      refresh();
+      refresh();  // recounts the study's trials from the store
     }
   };
   // Heartbeats: this process's running trials are touched every heartbeat_s, so that other workers can
@@ -612,12 +605,11 @@ std::string trial_model_path(const std::string& storage_location, const std::str
   if (const char* dir = std::getenv("RNNAS_MODELS_DIR"); dir && *dir) {
     base = dir;
   } else if (is_url(storage_location)) {
-    // A database URL: ./rnnas-models/<host_db>/ (workers on several machines share it through
+    // A database URL: ./rnnas-models/<host_db_params>/ (workers on several machines share it through
     // RNNAS_MODELS_DIR on a shared file system).
     std::string key = storage_location.substr(storage_location.find("://") + 3);
     if (const size_t at = key.find('@'); at != std::string::npos) key = key.substr(at + 1);
-    key = key.substr(0, key.find('?'));
-    for (char& c : key)
+    for (char& c : key)  // the parameters stay: two schemas of one database keep their models apart
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') c = '_';
     base = fs::path("rnnas-models") / key;
   } else {
@@ -626,6 +618,8 @@ std::string trial_model_path(const std::string& storage_location, const std::str
   }
   return (base / study / fmt::format("trial-{}.json", trial)).string();
 }
+
+bool is_rejected(const Trial& t) { return t.reason.rfind(kRejected, 0) == 0; }
 
 int64_t best_trial(const std::vector<Trial>& trials) {
   int64_t best = -1;

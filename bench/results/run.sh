@@ -26,10 +26,10 @@ out=${RESULTS_OUT:-out/results}
 
 # Per experiment: the data spec, search minutes per (target, tier), epochs, and the baselines' width.
 case "$exp" in
-  uci-har)       spec="uci-har:$data/hapt";           minutes=20; epochs=30; base=32 ;;
-  fsdd)          spec="fsdd:$data/fsdd";              minutes=15; epochs=30; base=32 ;;
-  cmapss)        spec="cmapss:$data/cmapss,fd=1";     minutes=15; epochs=30; base=32 ;;
-  fashion-mnist) spec="fashion-mnist";                minutes=20; epochs=10; base=64 ;;
+  uci-har)       spec="uci-har:$data/hapt";           minutes=15; epochs=30; base=32 ;;
+  fsdd)          spec="fsdd:$data/fsdd";              minutes=10; epochs=30; base=32 ;;
+  cmapss)        spec="cmapss:$data/cmapss,fd=1";     minutes=12; epochs=30; base=32 ;;
+  fashion-mnist) spec="fashion-mnist";                minutes=15; epochs=10; base=64 ;;
   adding)        spec="adding:T=100,n=4000";          minutes=6;  epochs=20; base=32 ;;
   motion)        spec="motion:difficulty=0.8";        minutes=6;  epochs=20; base=32 ;;
   *) echo "unknown experiment '$exp'" >&2; exit 2 ;;

@@ -67,3 +67,5 @@ for cell in lstm gru; do
 done
 "$collect" --experiment "$exp" --data "$spec" --storage "$db" --baselines "$out/$exp-baselines" \
   --csv "docs/results/$exp.csv" --md "docs/results/$exp.md" $([[ $quick == 1 ]] && echo --quick)
+printf '\nRun on %s with rnnas %s.\n' "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+  >> "docs/results/$exp.md"

@@ -10,6 +10,10 @@
 #include <arm_acle.h>
 #define RNNAS_DSP 1
 #endif
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT && !defined(RNNAS_NO_DSP)
+#include <arm_acle.h>
+#define RNNAS_SSAT(x, bits) __ssat((x), (bits))
+#endif
 
 /* Inner helpers are inlined even at -Os (the per-MAC and per-row work lives in them). */
 #if defined(__GNUC__)
@@ -21,8 +25,9 @@
 /* Right shifts of negative numbers must be arithmetic (GCC and Clang guarantee it). */
 typedef char rnnas_arithmetic_shift_check[((-8 >> 1) == -4) ? 1 : -1];
 
-/* round(32767 * tanh(k / 32)) for k = 0 .. 256 (tests/quant_test.cpp recomputes it). */
-static const int16_t kTanhQ15[257] = {
+/* round(32767 * tanh(k / 32)) for k = 0 .. 256 (tests/quant_test.cpp recomputes it), and a copy of the last
+ * entry (read with weight 0 at |x| = 8). */
+static const int16_t kTanhQ15[258] = {
   0, 1024, 2045, 3063, 4075, 5079, 6073, 7056, 8025, 8980, 9919, 10840,
   11742, 12625, 13486, 14325, 15142, 15936, 16706, 17451, 18173, 18869, 19541, 20189,
   20812, 21411, 21986, 22537, 23065, 23570, 24053, 24515, 24955, 25375, 25775, 26156,
@@ -44,12 +49,21 @@ static const int16_t kTanhQ15[257] = {
   32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
   32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
   32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767, 32767,
-  32767, 32767, 32767, 32767, 32767
+  32767, 32767, 32767, 32767, 32767, 32767
 };
 
 RNNAS_INLINE int32_t shift_round(int32_t x, int32_t s) { return s > 0 ? (x + ((int32_t)1 << (s - 1))) >> s : x; }
 
 RNNAS_INLINE int32_t clamp32(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+/* x saturated to [-2^15, 2^15 - 1] and [-2^16, 2^16 - 1]: one SSAT on Armv7-M and up. */
+#ifdef RNNAS_SSAT
+#define sat_s16(x) RNNAS_SSAT(x, 16)
+#define sat_s17(x) RNNAS_SSAT(x, 17)
+#else
+#define sat_s16(x) clamp32((x), -32768, 32767)
+#define sat_s17(x) clamp32((x), -65536, 65535)
+#endif
 
 RNNAS_INLINE int32_t requant(int32_t acc, int32_t mult, int32_t shift) {
   const int64_t prod = (int64_t)acc * mult; /* one SMULL on Cortex-M3 and up */
@@ -88,47 +102,119 @@ RNNAS_INLINE int32_t dot_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t
   return acc;
 }
 
+/* |x| >= 32767 gives +-32767 through the table (tanh(8) rounds to 32767, and entry 257 makes index 256 safe),
+ * so one saturation replaces the range tests. */
 RNNAS_INLINE int16_t tanh_q15(int32_t x) {
-  int32_t a, i, f, r;
-  if (x >= 32768) return 32767;
-  if (x <= -32768) return -32767;
-  a = x < 0 ? -x : x;
-  i = a >> 7;
-  f = a & 127;
-  r = kTanhQ15[i] + (((kTanhQ15[i + 1] - kTanhQ15[i]) * f + 64) >> 7);
-  return (int16_t)(x < 0 ? -r : r);
+  const int32_t c = sat_s16(x);
+  const int32_t a = c < 0 ? -c : c;
+  const int32_t i = a >> 7, t = kTanhQ15[i];
+  const int32_t r = t + (((kTanhQ15[i + 1] - t) * (a & 127) + 64) >> 7);
+  return (int16_t)(c < 0 ? -r : r);
 }
 
+/* (32768 + tanh(x / 2) + 1) / 2; clamping x to 65535 rather than 65536 gives the same half. */
 RNNAS_INLINE int16_t sigmoid_q15(int32_t x) {
-  const int32_t half = shift_round(clamp32(x, -65536, 65536), 1);
-  const int32_t s = (32768 + tanh_q15(half) + 1) >> 1;
+  const int32_t s = (32768 + tanh_q15((sat_s17(x) + 1) >> 1) + 1) >> 1;
   return (int16_t)(s > 32767 ? 32767 : s);
 }
 
 int16_t rnnas_tanh_q15(int32_t x) { return tanh_q15(x); }
 int16_t rnnas_sigmoid_q15(int32_t x) { return sigmoid_q15(x); }
 
-void rnnas_matvec_s8_q(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *bias, int32_t *out, int accumulate) {
-  const int32_t rows = m->rows, cols = m->cols;
+#if RNNAS_DSP
+/* SMMUL / SMMULR: the high word of acc * mult, truncated / rounded. */
+RNNAS_INLINE int32_t smmul(int32_t a, int32_t b) {
   int32_t r;
-  for (r = 0; r < rows; ++r) {
-    const int32_t acc = dot_s8(m->w + (size_t)r * (size_t)cols, x, cols, bias ? bias[r] : 0);
-    const int32_t v = requant(acc, m->mult[r], m->shift[r]);
-    out[r] = accumulate ? out[r] + v : v;
+  __asm__("smmul %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+RNNAS_INLINE int32_t smmulr(int32_t a, int32_t b) {
+  int32_t r;
+  __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+/* requant() with the same value in fewer instructions. shift >= 32 (the usual case): adding a multiple of
+ * 2^32 commutes with taking the high word, and (hi + 2^(k-1)) >> k == ((hi >> (k-1)) + 1) >> 1.
+ * shift < 32: the 64-bit sum is shifted in halves and saturated when its high word overflows. */
+RNNAS_INLINE int32_t requant_fast(int32_t acc, int32_t mult, int32_t shift) {
+  const int32_t k1 = shift - 33;
+  if (k1 >= 0) return ((smmul(acc, mult) >> k1) + 1) >> 1;
+  if (k1 == -1) return smmulr(acc, mult);
+  {
+    const int64_t p = (int64_t)acc * mult + (int64_t)((uint32_t)1u << (shift - 1));
+    const int32_t hi = (int32_t)(p >> 32);
+    const uint32_t lo = (uint32_t)p;
+    if ((hi >> (shift - 1)) != (hi >> 31)) return hi < 0 ? INT32_MIN : INT32_MAX;
+    return (int32_t)((lo >> shift) | ((uint32_t)hi << (32 - shift)));
   }
 }
 
-void rnnas_matvec_s8_s8(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *bias, int8_t *out, int32_t lo,
-                        int32_t hi) {
-  const int32_t rows = m->rows, cols = m->cols;
-  int32_t r;
-  for (r = 0; r < rows; ++r) {
-    const int32_t acc = dot_s8(m->w + (size_t)r * (size_t)cols, x, cols, bias ? bias[r] : 0);
-    out[r] = (int8_t)clamp32(requant(acc, m->mult[r], m->shift[r]), lo, hi);
+/* Columns the unpacked input holds (on the stack); longer inputs use the one-row loop. */
+#define RNNAS_XE_COLS 128
+
+/* x unpacked to 16-bit pairs in the order SXTB16 unpacks a weight word: per 4 columns (x0, x2), (x1, x3). */
+RNNAS_INLINE void unpack_x(const int8_t *x, int32_t n4, uint32_t *xe) {
+  int32_t k;
+  for (k = 0; k < n4; k += 4) {
+    uint32_t v, r;
+    memcpy(&v, x + k, 4);
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    *xe++ = __sxtb16(v);
+    *xe++ = r;
   }
 }
 
-size_t rnnas_linear_s8_get_buffer_size(const rnnas_linear_s8 *l) { return l->rank > 0 ? (size_t)l->rank : 0; }
+/* Accumulators of four rows (w, w + cols, w + 2 cols, w + 3 cols) over the first n4 columns (n4 > 0, a
+ * multiple of 4) of the unpacked input. In assembly: GCC at -Os keeps the row pointers on the stack. Per 4
+ * columns: one LDRD of the input pair, then per row one LDR, two SXTB16 and two SMLAD (1.4 instructions
+ * per multiply-accumulate). */
+RNNAS_INLINE void dot4_x16(const int8_t *w, int32_t cols, const uint32_t *xe, int32_t n4, int32_t acc[4]) {
+  const int8_t *w2 = w + 2 * cols;
+  const uint32_t *end = xe + (n4 >> 1);
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  uint32_t x02, x13, v, r;
+  __asm__ volatile(
+      "1:\n\t"
+      "ldrd %[x02], %[x13], [%[xe]], #8\n\t"
+      "ldr %[v], [%[w], %[c]]\n\t"
+      "sxtb16 %[r], %[v], ror #8\n\t"
+      "sxtb16 %[v], %[v]\n\t"
+      "smlad %[a1], %[v], %[x02], %[a1]\n\t"
+      "smlad %[a1], %[r], %[x13], %[a1]\n\t"
+      "ldr %[v], [%[w]], #4\n\t"
+      "sxtb16 %[r], %[v], ror #8\n\t"
+      "sxtb16 %[v], %[v]\n\t"
+      "smlad %[a0], %[v], %[x02], %[a0]\n\t"
+      "smlad %[a0], %[r], %[x13], %[a0]\n\t"
+      "ldr %[v], [%[w2], %[c]]\n\t"
+      "sxtb16 %[r], %[v], ror #8\n\t"
+      "sxtb16 %[v], %[v]\n\t"
+      "smlad %[a3], %[v], %[x02], %[a3]\n\t"
+      "smlad %[a3], %[r], %[x13], %[a3]\n\t"
+      "ldr %[v], [%[w2]], #4\n\t"
+      "sxtb16 %[r], %[v], ror #8\n\t"
+      "sxtb16 %[v], %[v]\n\t"
+      "smlad %[a2], %[v], %[x02], %[a2]\n\t"
+      "smlad %[a2], %[r], %[x13], %[a2]\n\t"
+      "cmp %[xe], %[end]\n\t"
+      "bne 1b\n\t"
+      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [w2] "+r"(w2), [xe] "+r"(xe),
+        [x02] "=&r"(x02), [x13] "=&r"(x13), [v] "=&r"(v), [r] "=&r"(r)
+      : [c] "r"(cols), [end] "r"(end)
+      : "cc", "memory");
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+#endif
+
+/* Stores one requantised row: out = v (mode 0), out += v (1), int8 out = clamp(v, lo, hi) (2). */
+RNNAS_INLINE void put_row(void *out, int32_t r, int32_t v, int mode, int32_t lo, int32_t hi) {
+  if (mode == 0) ((int32_t *)out)[r] = v;
+  else if (mode == 1) ((int32_t *)out)[r] += v;
+  else ((int8_t *)out)[r] = (int8_t)clamp32(v, lo, hi);
+}
 
 /* Rows [r0, r0 + n) of a matrix. */
 static rnnas_mat_s8 mat_rows(const rnnas_mat_s8 *m, int32_t r0, int32_t n) {
@@ -140,16 +226,105 @@ static rnnas_mat_s8 mat_rows(const rnnas_mat_s8 *m, int32_t r0, int32_t n) {
   return v;
 }
 
+#if RNNAS_DSP
+/* v[j] = requant(bias[r + j] + row r + j of m times x) for j < 4; xe is x unpacked (its first cols & ~3). */
+static void rows4(const rnnas_mat_s8 *m, int32_t r, const int8_t *x, const uint32_t *xe, const int32_t *bias,
+                  int32_t v[4]) {
+  const int32_t cols = m->cols, n4 = cols & ~3, rest = cols - n4;
+  const int8_t *w = m->w + (size_t)r * (size_t)cols;
+  int32_t j;
+  if (bias) memcpy(v, bias + r, 4 * sizeof *v);
+  else v[0] = v[1] = v[2] = v[3] = 0;
+  if (n4 > 0) dot4_x16(w, cols, xe, n4, v);
+  if (rest)
+    for (j = 0; j < 4; ++j) v[j] = dot_s8(w + j * cols + n4, x + n4, rest, v[j]);
+  for (j = 0; j < 4; ++j) v[j] = requant_fast(v[j], m->mult[r + j], m->shift[r + j]);
+}
+#endif
+
+/* out = requant(A x + bias), plus requant(B y) when B (as many rows as A) is given, stored by put_row();
+ * xe holds the unpacked inputs on the DSP path. A layer's input and recurrent products thus take one pass,
+ * with the same values as two (each requantised, then added). */
+RNNAS_INLINE void matvec_into(const rnnas_mat_s8 *a, const int8_t *x, const rnnas_mat_s8 *b, const int8_t *y,
+                              const int32_t *bias, void *out, int mode, int32_t lo, int32_t hi, uint32_t *xe) {
+  const int32_t rows = a->rows;
+  int32_t r = 0;
+#if RNNAS_DSP
+  const int32_t na = a->cols & ~3, nb = b ? b->cols & ~3 : 0;
+  if (na + nb <= RNNAS_XE_COLS) {
+    unpack_x(x, na, xe);
+    if (b) unpack_x(y, nb, xe + na / 2);
+    for (; r + 4 <= rows; r += 4) {
+      int32_t v[4], j;
+      rows4(a, r, x, xe, bias, v);
+      if (b) {
+        int32_t u[4];
+        rows4(b, r, y, xe + na / 2, NULL, u);
+        for (j = 0; j < 4; ++j) v[j] += u[j];
+      }
+      if (mode == 0) memcpy((int32_t *)out + r, v, sizeof v);
+      else if (mode == 1)
+        for (j = 0; j < 4; ++j) ((int32_t *)out)[r + j] += v[j];
+      else
+        for (j = 0; j < 4; ++j) ((int8_t *)out)[r + j] = (int8_t)clamp32(v[j], lo, hi);
+    }
+  }
+#else
+  (void)xe;
+#endif
+  for (; r < rows; ++r) {
+    int32_t v = requant(dot_s8(a->w + (size_t)r * (size_t)a->cols, x, a->cols, bias ? bias[r] : 0), a->mult[r],
+                        a->shift[r]);
+    if (b) v += requant(dot_s8(b->w + (size_t)r * (size_t)b->cols, y, b->cols, 0), b->mult[r], b->shift[r]);
+    put_row(out, r, v, mode, lo, hi);
+  }
+}
+
+/* matvec_into() with its scratch. Every product of a model goes through here, so the stack's peak does
+ * not depend on the architecture. When A and B together are too long for the scratch, B is added in a
+ * second pass; a matrix wider than the scratch uses the one-row loop. */
+static void matvec(const rnnas_mat_s8 *a, const int8_t *x, const rnnas_mat_s8 *b, const int8_t *y, const int32_t *bias,
+                   void *out, int mode, int32_t lo, int32_t hi) {
+#if RNNAS_DSP
+  uint32_t xe[RNNAS_XE_COLS / 2];
+  int split = b && (a->cols & ~3) + (b->cols & ~3) > RNNAS_XE_COLS;
+#else
+  uint32_t *xe = NULL;
+  int split = 0;
+#endif
+  for (;;) {
+    matvec_into(a, x, split ? NULL : b, y, bias, out, mode, lo, hi, xe);
+    if (!split) return;
+    a = b;
+    x = y;
+    b = NULL;
+    bias = NULL;
+    mode = 1;
+    split = 0;
+  }
+}
+
+void rnnas_matvec_s8_q(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *bias, int32_t *out, int accumulate) {
+  matvec(m, x, NULL, NULL, bias, out, accumulate ? 1 : 0, 0, 0);
+}
+
+void rnnas_matvec_s8_s8(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *bias, int8_t *out, int32_t lo,
+                        int32_t hi) {
+  matvec(m, x, NULL, NULL, bias, out, 2, lo, hi);
+}
+
+size_t rnnas_linear_s8_get_buffer_size(const rnnas_linear_s8 *l) { return l->rank > 0 ? (size_t)l->rank : 0; }
+
 /* out (+)= rows [r0, r0 + n) of W x; the low-rank intermediate is computed when `fresh`. */
-static void linear_rows(const rnnas_linear_s8 *l, const int8_t *x, int8_t *scratch, int fresh, int32_t r0, int32_t n,
+RNNAS_INLINE void linear_rows(const rnnas_linear_s8 *l, const int8_t *x, int8_t *scratch, int fresh, int32_t r0, int32_t n,
                         int32_t *out, int accumulate) {
   const rnnas_mat_s8 a = mat_rows(&l->a, r0, n);
   if (l->rank == 0) {
-    rnnas_matvec_s8_q(&a, x, NULL, out, accumulate);
+    matvec(&a, x, NULL, NULL, NULL, out, accumulate ? 1 : 0, 0, 0);
     return;
   }
-  if (fresh) rnnas_matvec_s8_s8(&l->b, x, NULL, scratch, -127, 127);
-  rnnas_matvec_s8_q(&a, scratch, NULL, out, accumulate);
+  if (fresh) matvec(&l->b, x, NULL, NULL, NULL, scratch, 2, -127, 127);
+  matvec(&a, scratch, NULL, NULL, NULL, out, accumulate ? 1 : 0, 0, 0);
 }
 
 void rnnas_linear_s8_q(const rnnas_linear_s8 *l, const int8_t *x, int8_t *scratch, int32_t *out, int accumulate) {
@@ -167,7 +342,7 @@ size_t rnnas_cell_step_s8_get_buffer_size(const rnnas_layer_s8 *l) {
   return gates + (size_t)rank;
 }
 
-static int16_t sat16(int32_t x) { return (int16_t)clamp32(x, -32768, 32767); }
+static int16_t sat16(int32_t x) { return (int16_t)sat_s16(x); }
 
 rnnas_status rnnas_cell_step_s8(const rnnas_layer_s8 *l, const int8_t *x, int16_t *h, int8_t *h8, int16_t *cell,
                                 int32_t *g, int8_t *lowrank) {
@@ -176,12 +351,24 @@ rnnas_status rnnas_cell_step_s8(const rnnas_layer_s8 *l, const int8_t *x, int16_
   if (l->cell == RNNAS_CELL_LSTM && !cell) return RNNAS_ERR_NULL;
   H = l->width;
   sf = l->state_frac;
-  linear_rows(&l->w, x, lowrank, 1, 0, l->w.a.rows, g, 0);
-  if (l->cell == RNNAS_CELL_GRU) {
-    linear_rows(&l->u, h8, lowrank, 1, 0, 2 * H, g, 1);
-    linear_rows(&l->u, h8, lowrank, 0, 2 * H, H, g + 3 * H, 0);
+  if (l->w.rank == 0 && l->u.rank == 0) {
+    /* Full rank: the gates' rows of W x + U h in one pass (GRU: r and z; its n rows stay apart). */
+    const int32_t shared = l->cell == RNNAS_CELL_GRU ? 2 * H : l->w.a.rows;
+    const rnnas_mat_s8 w = mat_rows(&l->w.a, 0, shared), u = mat_rows(&l->u.a, 0, shared);
+    matvec(&w, x, &u, h8, NULL, g, 0, 0, 0);
+    if (l->cell == RNNAS_CELL_GRU) {
+      const rnnas_mat_s8 wn = mat_rows(&l->w.a, 2 * H, H), un = mat_rows(&l->u.a, 2 * H, H);
+      matvec(&wn, x, NULL, NULL, NULL, g + 2 * H, 0, 0, 0);
+      matvec(&un, h8, NULL, NULL, NULL, g + 3 * H, 0, 0, 0);
+    }
   } else {
-    linear_rows(&l->u, h8, lowrank, 1, 0, l->u.a.rows, g, 1);
+    linear_rows(&l->w, x, lowrank, 1, 0, l->w.a.rows, g, 0);
+    if (l->cell == RNNAS_CELL_GRU) {
+      linear_rows(&l->u, h8, lowrank, 1, 0, 2 * H, g, 1);
+      linear_rows(&l->u, h8, lowrank, 0, 2 * H, H, g + 3 * H, 0);
+    } else {
+      linear_rows(&l->u, h8, lowrank, 1, 0, l->u.a.rows, g, 1);
+    }
   }
   switch (l->cell) {
     case RNNAS_CELL_RNN:
@@ -276,9 +463,12 @@ void rnnas_model_reset(rnnas_runner *run) {
 }
 
 void rnnas_model_quantize_input(const rnnas_model_s8 *m, const float *x, int8_t *q) {
+  /* Locals: the int8 stores could alias the descriptor's pointers. */
+  const float *scale = m->in_scale, *offset = m->in_offset;
+  const int32_t n = m->features;
   int32_t f;
-  for (f = 0; f < m->features; ++f) {
-    const float v = x[f] * m->in_scale[f] + m->in_offset[f];
+  for (f = 0; f < n; ++f) {
+    const float v = x[f] * scale[f] + offset[f];
     if (!(v == v)) q[f] = 0;  /* NaN */
     else if (v >= 127.0f) q[f] = 127;
     else if (v <= -127.0f) q[f] = -127;

@@ -2,6 +2,8 @@
 // properties over thousands of sampled archs; target files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -230,13 +232,35 @@ TEST(CostModel, AudioCountsTheFrontEnd) {
   EXPECT_EQ(sb.steps, 98);
 }
 
+// The calibration's work features follow the runtime's passes: DSP targets count rows in blocks of 4 over
+// columns in groups of 4 apart from the rest; either way they add up to the model's MACs and rows.
+TEST(CostModel, CalibrationFeaturesSplitTheKernelsWork) {
+  const auto names = CalibrationFeatures::insn_names();
+  auto at = [&](const CalibrationFeatures& f, const char* n) {
+    return f.insn[static_cast<size_t>(std::find(names.begin(), names.end(), n) - names.begin())];
+  };
+  // gru:7 on 6 features, 10 steps: W 21 x 6 and U 21 x 7. Fused r, z rows (14): blocks of 12 rows over 4 + 4
+  // columns; the n rows (7) of W and U are passes of their own: 4 rows over 4 columns each.
+  const Arch a = Arch::parse("gru:7|head=last");
+  const CalibrationFeatures d = calibration_features(a, {6, 10, 3}, true), p = calibration_features(a, {6, 10, 3}, false);
+  EXPECT_DOUBLE_EQ(at(d, "step_block_macs"), 10.0 * (12 * 4 + 12 * 4 + 4 * 4 + 4 * 4));
+  EXPECT_DOUBLE_EQ(at(d, "step_block_macs") + at(d, "step_other_macs"), 10.0 * (21 * 6 + 21 * 7));
+  EXPECT_DOUBLE_EQ(at(d, "step_block_rows"), 10.0 * (12 + 12 + 4 + 4));
+  EXPECT_DOUBLE_EQ(at(d, "step_block_rows") + at(d, "step_other_rows"), 10.0 * 42);
+  EXPECT_DOUBLE_EQ(at(p, "step_block_macs"), 0.0);
+  EXPECT_DOUBLE_EQ(at(p, "step_other_macs"), 10.0 * (21 * 6 + 21 * 7));
+  // Wider than the kernels' scratch (128 columns): the fused pass splits, a single wide matrix has no blocks.
+  const CalibrationFeatures w = calibration_features(Arch::parse("lstm:100|head=last"), {200, 10, 3}, true);
+  EXPECT_DOUBLE_EQ(at(w, "step_block_macs"), 10.0 * 400 * 100);
+}
+
 // The calibrated model: exact model data plus the fitted terms; flash and RAM are the whole image's.
 TEST(CostModel, CalibratedTargetsPredictTheImage) {
   const Target t = load_target("nrf52840");
   ASSERT_TRUE(t.calibrated);
   const Arch a = Arch::parse("gru:16|head=last");
   const Cost c = estimate(a, t, {6, 64, 6});
-  const CalibrationFeatures f = calibration_features(a, {6, 64, 6});
+  const CalibrationFeatures f = calibration_features(a, {6, 64, 6}, t.dsp);
   EXPECT_GT(c.instructions, 0);
   EXPECT_FALSE(c.estimated);
   EXPECT_GT(c.flash_bytes, f.model_data_bytes + 4000);  // runtime, harness and libc are in the image

@@ -102,8 +102,10 @@ struct Target {
 
 // The folder of target files: $RNNAS_TARGETS_DIR, else the source tree's targets/.
 std::string targets_dir();
-// By name (targets/<name>.json) or by path to a .json file. Throws rnnas::Error naming the field.
-Target load_target(const std::string& name_or_path);
+// By name (targets/<name>.json) or by path to a .json file. Throws rnnas::Error naming the field. Its
+// calibration (targets/calibration/<name>.json) is attached unless with_calibration is false (what
+// `rnnas calibrate` starts from, so a stale calibration never stops its own replacement).
+Target load_target(const std::string& name_or_path, bool with_calibration = true);
 std::vector<Target> list_targets();
 
 // ---- What the network sees ----
@@ -190,7 +192,8 @@ struct CalibrationFeatures {
   long arena_bytes = 0;
   static std::vector<std::string> insn_names(), flash_names(), ram_names();
 };
-CalibrationFeatures calibration_features(const Arch& a, const InputShape& in);
+// dsp: the target runs the DSP kernels (work in blocks of 4 rows x 4 columns is counted apart).
+CalibrationFeatures calibration_features(const Arch& a, const InputShape& in, bool dsp);
 void save_calibration(const Calibration& c, const std::string& path);
 Calibration load_calibration(const std::string& path);
 

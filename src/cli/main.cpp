@@ -632,7 +632,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("export")) return run_export(ex);
     if (app.got_subcommand("deploy")) return run_deploy(dp);
     if (app.got_subcommand("calibrate")) {
-      const rnnas::hw::Target t = rnnas::hw::load_target(cal_target);
+      const rnnas::hw::Target t = rnnas::hw::load_target(cal_target, false);
       cal.dir = cal_dir;
       const bool tty = isatty(fileno(stderr));
       cal.on_progress = [tty](int done, int total) {

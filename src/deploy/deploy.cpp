@@ -417,7 +417,7 @@ CalibrateResult calibrate(const hw::Target& t, const CalibrateOptions& o) {
     x.data = specs[k];
     hw::InputShape shape = hw::shape_of(d);
     shape.steps = static_cast<int>(cut.x[0].rows());
-    x.features = hw::calibration_features(arch, shape);
+    x.features = hw::calibration_features(arch, shape, t.dsp);
     x.instructions = r.instructions_mean;
     x.flash_bytes = r.flash_bytes;
     x.ram_bytes = r.ram_bytes();

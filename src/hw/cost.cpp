@@ -225,27 +225,80 @@ std::vector<Buffer> inference_buffers(const Arch& a, const InputShape& in_raw, Q
 
 // ---------------------------------------------------------------- calibration
 std::vector<std::string> CalibrationFeatures::insn_names() {
-  return {"one",        "step_macs",   "step_rows",     "step_units_rnn", "step_units_gru", "step_units_lstm",
-          "step_units_fastrnn", "step_units_fastgrnn", "step_features", "steps", "step_layers", "input_steps",
-          "head_macs",  "head_rows",   "mean_step_units", "mean_units"};
+  return {"one",        "step_block_macs", "step_other_macs", "step_block_rows", "step_other_rows", "step_passes", "step_tail_rows", "step_units_rnn",
+          "step_units_gru", "step_units_lstm", "step_units_fastrnn", "step_units_fastgrnn", "step_features", "steps",
+          "step_layers", "input_steps", "head_macs", "head_rows", "mean_step_units", "mean_units"};
 }
 // The runtime is compiled whole (one cell-step function for every cell type), so beyond the model's data
 // the image grows with the descriptors (layers), the class names (outputs) and the input scaling (features).
 std::vector<std::string> CalibrationFeatures::flash_names() { return {"one", "layers", "outputs", "features"}; }
 std::vector<std::string> CalibrationFeatures::ram_names() { return {"one", "layers", "features", "outputs"}; }
 
-CalibrationFeatures calibration_features(const Arch& a, const InputShape& in) {
+namespace {
+// The runtime's matrix-vector passes of one step, as the DSP kernels split them (runtime/rnnas_nn.c): rows
+// in blocks of 4 over the columns in groups of 4 ("block" work, when the unpacked inputs fit the kernels'
+// scratch of kKernelScratchCols), and the rest (remainder rows and columns, wider inputs). A full-rank
+// layer's W x and U h share one pass (GRU: the r and z rows); low-rank factors are passes of their own.
+constexpr long kKernelScratchCols = 128;
+struct StepWork {
+  bool blocks = true;  // false: the portable kernels (one row at a time), all work is "other"
+  double block_macs = 0, other_macs = 0, block_rows = 0, other_rows = 0, passes = 0, tail_rows = 0;
+  // One pass over `rows` rows of matrices with these column counts (one, or two sharing the pass).
+  void pass(long rows, std::initializer_list<long> cols) {
+    long c4 = 0;
+    for (long c : cols) c4 += c & ~3L;
+    const bool fits = blocks && c4 <= kKernelScratchCols;
+    if (blocks && !fits && cols.size() > 1) {  // split into single passes
+      for (long c : cols) pass(rows, {c});
+      return;
+    }
+    const long brows = fits ? rows & ~3L : 0;
+    passes += 1;
+    for (long c : cols) {
+      if (c & 3L) tail_rows += static_cast<double>(brows);  // the block's rows finish their columns one by one
+      const double block = static_cast<double>(brows) * static_cast<double>(fits ? c & ~3L : 0);
+      block_macs += block;
+      other_macs += static_cast<double>(rows) * static_cast<double>(c) - block;
+      block_rows += static_cast<double>(brows);
+      other_rows += static_cast<double>(rows - brows);
+    }
+  }
+  // W (rows x cols, rank wr) and U (rows x H, rank ur) of a layer with `shared` rows in the fused pass.
+  void layer(long rows, long shared, long cols, long H, long wr, long ur) {
+    if (wr == 0 && ur == 0) {
+      pass(shared, {cols, H});
+      if (rows > shared) {
+        pass(rows - shared, {cols});
+        pass(rows - shared, {H});
+      }
+      return;
+    }
+    // Otherwise W x is one pass over all rows (through its factor when low rank), and U h another (GRU: its
+    // n rows apart).
+    if (wr > 0) pass(wr, {cols});
+    pass(rows, {wr > 0 ? wr : cols});
+    const long uc = ur > 0 ? ur : H;
+    if (ur > 0) pass(ur, {H});
+    pass(shared, {uc});
+    if (rows > shared) pass(rows - shared, {uc});
+  }
+};
+}  // namespace
+
+CalibrationFeatures calibration_features(const Arch& a, const InputShape& in, bool dsp) {
   CalibrationFeatures f;
   const double T = in.steps, S = (in.steps + a.stride - 1) / a.stride, F = in.features, O = in.outputs;
-  double macs = 0, rows = 0, units[5] = {0, 0, 0, 0, 0}, weights = 0, biases = 0;
+  double rows = 0, units[5] = {0, 0, 0, 0, 0}, weights = 0, biases = 0;
+  StepWork work;
+  work.blocks = dsp;
   long in_dim = in.features;
   for (const auto& l : a.layers) {
     const long H = l.width, G = gate_count(l.cell) * H;
     for (const Product& p : {product(G, in_dim, l.wrank), product(G, H, l.urank)}) {
-      macs += static_cast<double>(p.macs);
       rows += static_cast<double>(p.out_rows);
       weights += static_cast<double>(p.elems);
     }
+    work.layer(G, l.cell == CellType::gru ? 2 * H : G, in_dim, H, l.wrank, l.urank);
     const int c = static_cast<int>(l.cell);
     units[c] += static_cast<double>(H);
     biases += static_cast<double>(bias_count(l.cell, H) - cell_scalars(l.cell));
@@ -254,8 +307,25 @@ CalibrationFeatures calibration_features(const Arch& a, const InputShape& in) {
   const double Hl = a.layers.back().width, D = a.dense;
   const double head_macs = (D > 0 ? D * Hl : 0) + O * (D > 0 ? D : Hl), head_rows = D + O;
   const bool mean = a.head == HeadType::mean;
-  f.insn = {1,     S * macs,  S * rows, S * units[0], S * units[1], S * units[2], S * units[3], S * units[4], S * F,
-            S,     S * static_cast<double>(a.layers.size()), T, head_macs, head_rows, mean ? S * Hl : 0.0,
+  f.insn = {1,
+            S * work.block_macs,
+            S * work.other_macs,
+            S * work.block_rows,
+            S * work.other_rows,
+            S * work.passes,
+            S * work.tail_rows,
+            S * units[0],
+            S * units[1],
+            S * units[2],
+            S * units[3],
+            S * units[4],
+            S * F,
+            S,
+            S * static_cast<double>(a.layers.size()),
+            T,
+            head_macs,
+            head_rows,
+            mean ? S * Hl : 0.0,
             mean ? Hl : 0.0};
   const double L = static_cast<double>(a.layers.size());
   f.flash = {1, L, O, F};
@@ -405,7 +475,7 @@ Cost estimate(const Arch& a, const Target& t, const InputShape& in_raw, Quant q,
   // front end is not in the calibration yet).
   const Calibration& cal = t.calibration;
   if (i8 && !in.audio && !cal.empty()) {
-    const CalibrationFeatures f = calibration_features(a, in);
+    const CalibrationFeatures f = calibration_features(a, in, t.dsp);
     c.instructions = std::max(0.0, dot(cal.insn, f.insn));
     c.flash_bytes = f.model_data_bytes + std::lround(std::max(0.0, dot(cal.flash, f.flash)));
     c.ram_bytes = f.arena_bytes + std::lround(std::max(0.0, dot(cal.ram, f.ram)));

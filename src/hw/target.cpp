@@ -126,7 +126,7 @@ std::string targets_dir() {
   return RNNAS_DEFAULT_TARGETS_DIR;
 }
 
-Target load_target(const std::string& name_or_path) {
+Target load_target(const std::string& name_or_path, bool with_calibration) {
   fs::path p(name_or_path);
   if (p.extension() != ".json") p = fs::path(targets_dir()) / (name_or_path + ".json");
   std::error_code ec;
@@ -145,16 +145,21 @@ Target load_target(const std::string& name_or_path) {
   Target t = Target::from_json(j, p.string());
   // A calibration of this target (rnnas calibrate) lives next to it: targets/calibration/<name>.json.
   const fs::path cal = p.parent_path() / "calibration" / (t.name + ".json");
-  if (fs::is_regular_file(cal, ec)) {
+  if (with_calibration && fs::is_regular_file(cal, ec)) {
     t.calibration = load_calibration(cal.string());
     t.calibrated = true;
   }
   return t;
 }
 
+namespace {
+// Version 2: the DSP kernels' block features (step_block_macs, ...) replace step_macs and step_rows.
+constexpr int kCalibrationVersion = 2;
+}  // namespace
+
 void save_calibration(const Calibration& c, const std::string& path) {
   nlohmann::json j = {{"format", "rnnas-calibration"},
-                      {"version", 1},
+                      {"version", kCalibrationVersion},
                       {"date", c.date},
                       {"archs", c.archs},
                       {"cycles_per_instruction", c.cycles_per_instruction},
@@ -188,8 +193,11 @@ Calibration load_calibration(const std::string& path) {
   }
   Calibration c;
   try {
-    if (j.at("format") != "rnnas-calibration" || j.at("version") != 1)
-      throw Error(fmt::format("{}: not an rnnas calibration file (version 1)", path));
+    if (j.at("format") != "rnnas-calibration") throw Error(fmt::format("{}: not an rnnas calibration file", path));
+    if (j.at("version") != kCalibrationVersion)
+      throw Error(fmt::format("{}: a calibration of another runtime (version {}, this rnnas reads version {}): run "
+                              "`rnnas calibrate --target {} --write` again",
+                              path, j.at("version").dump(), kCalibrationVersion, fs::path(path).stem().string()));
     c.date = j.value("date", "");
     c.archs = j.at("archs").get<int>();
     c.cycles_per_instruction = j.at("cycles_per_instruction").get<double>();

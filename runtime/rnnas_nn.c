@@ -140,6 +140,7 @@ RNNAS_INLINE int32_t requant_fast(int32_t acc, int32_t mult, int32_t shift) {
   const int32_t k1 = shift - 33;
   if (k1 >= 0) return ((smmul(acc, mult) >> k1) + 1) >> 1;
   if (k1 == -1) return smmulr(acc, mult);
+  if (k1 == -2) return (int32_t)(((int64_t)acc * mult + ((int64_t)1 << 30)) >> 31); /* |mult| < 2^31: fits */
   {
     const int64_t p = (int64_t)acc * mult + (int64_t)((uint32_t)1u << (shift - 1));
     const int32_t hi = (int32_t)(p >> 32);

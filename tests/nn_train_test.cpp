@@ -133,6 +133,27 @@ TEST(Train, SideBySideRunsEqualSequentialRuns) {
   }
 }
 
+// Augmentation: drawn from the seed (the same run twice is bit-identical), it changes the training but not
+// the data the model is measured on, and a model trained with it still learns.
+TEST(Train, AugmentationIsSeededAndStillLearns) {
+  const Dataset ds = sine();
+  TrainOptions o;
+  o.epochs = 2;
+  o.seed = 2;
+  const Arch arch = Arch::parse("gru:16|head=last");
+  const auto plain = train(arch, ds, o);
+  o.augment_scale = 0.2;
+  o.augment_noise = 0.1;
+  const auto a = train(arch, ds, o), b = train(arch, ds, o);
+  EXPECT_TRUE(same_bits(a.model, b.model));
+  EXPECT_FALSE(same_bits(a.model, plain.model));
+  Model m = std::move(const_cast<TrainResult&>(a).model);
+  EXPECT_DOUBLE_EQ(m.evaluate(ds.val).accuracy, a.best_val.accuracy);  // validation data are not augmented
+  o.epochs = 20;  // as SineClassificationAbove95Percent
+  const auto full = train(arch, ds, o);
+  EXPECT_GE(full.test.accuracy, 0.95);
+}
+
 TEST(Train, DivergenceIsAStatusNotACrash) {
   TrainOptions o;
   o.epochs = 3;
@@ -180,6 +201,12 @@ TEST(Train, BadOptionsAreErrors) {
   EXPECT_THROW(train(Arch::parse("gru:8"), sine(), o), Error);
   o = TrainOptions();
   EXPECT_THROW(train(Arch::parse("gru:8:wrank=1"), sine(), o), Error);  // 1 input feature: rank 1 is no saving
+  o = TrainOptions();
+  o.augment_scale = 1.5;  // would flip signs
+  EXPECT_THROW(train(Arch::parse("gru:8"), sine(), o), Error);
+  o = TrainOptions();
+  o.augment_noise = -1;
+  EXPECT_THROW(train(Arch::parse("gru:8"), sine(), o), Error);
 }
 
 TEST(Train, HuberAndWeightedLossesTrain) {

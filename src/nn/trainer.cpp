@@ -13,6 +13,10 @@ namespace {
 void check_options(const TrainOptions& o) {
   if (o.epochs < 1) throw Error(fmt::format("train: epochs={} must be at least 1", o.epochs));
   if (o.batch_size < 1) throw Error(fmt::format("train: batch size {} must be at least 1", o.batch_size));
+  if (!(o.augment_scale >= 0 && o.augment_scale < 1))
+    throw Error(fmt::format("train: augmentation scale {} must be in [0, 1)", o.augment_scale));
+  if (!(o.augment_noise >= 0 && std::isfinite(o.augment_noise)))
+    throw Error(fmt::format("train: augmentation noise {} must be a finite value >= 0", o.augment_noise));
   if (!(o.lr > 0) || !std::isfinite(o.lr)) throw Error(fmt::format("train: learning rate {} must be positive", o.lr));
   if (!(o.weight_decay >= 0)) throw Error(fmt::format("train: weight decay {} must be >= 0", o.weight_decay));
   if (!(o.clip_norm >= 0)) throw Error(fmt::format("train: clip norm {} must be >= 0", o.clip_norm));
@@ -23,6 +27,24 @@ void check_options(const TrainOptions& o) {
   if (o.qat_from < 0) throw Error(fmt::format("train: qat_from {} must be >= 0 (0 = off)", o.qat_from));
   if (o.step_epochs < 1 || !(o.step_gamma > 0))
     throw Error(fmt::format("train: step schedule needs step_epochs >= 1 and gamma > 0"));
+}
+
+// Augmentation (TrainOptions::augment_*): per sequence, every feature scaled by its own factor, then
+// Gaussian noise on every active step. Padding stays zero.
+void augment(Batch<float>& b, double scale, double noise, Rng& rng) {
+  const long F = b.x.rows();
+  const int B = b.info.B;
+  std::vector<float> factor(static_cast<size_t>(F));
+  for (int s = 0; s < B; ++s) {
+    for (auto& f : factor) f = static_cast<float>(scale > 0 ? rng.uniform(1 - scale, 1 + scale) : 1.0);
+    for (int t = 0; t < b.info.len[static_cast<size_t>(s)]; ++t) {
+      auto col = b.x.col(static_cast<long>(t) * B + s);
+      for (long f = 0; f < F; ++f) {
+        col(f) *= factor[static_cast<size_t>(f)];
+        if (noise > 0) col(f) += static_cast<float>(noise * rng.normal());
+      }
+    }
+  }
 }
 
 // Evaluation batches: sequences sorted by length so that each batch pads little.
@@ -215,6 +237,8 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
   const auto monitor_batches = eval_batches(monitor_part, arch.stride, O, 256);
 
   Rng shuffle_rng = Rng(opt.seed).fork(1);
+  Rng augment_rng = Rng(opt.seed).fork(2);
+  const bool augmenting = opt.augment_scale > 0 || opt.augment_noise > 0;
   const size_t N = train.size();
   const long steps_per_epoch = static_cast<long>((N + opt.batch_size - 1) / opt.batch_size);
   const long total_steps = steps_per_epoch * opt.epochs;
@@ -246,7 +270,8 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
       const size_t begin = static_cast<size_t>(s) * opt.batch_size;
       std::vector<size_t> idx(order.begin() + static_cast<long>(begin),
                               order.begin() + static_cast<long>(std::min(N, begin + opt.batch_size)));
-      const Batch<float> batch = make_batch<float>(train, std::move(idx), arch.stride, O);
+      Batch<float> batch = make_batch<float>(train, std::move(idx), arch.stride, O);
+      if (augmenting) augment(batch, opt.augment_scale, opt.augment_noise, augment_rng);
       rep.lr = learning_rate(opt, step, total_steps, epoch);
       const StepResult sr = train_step(net, adam, batch, model.loss, opt.clip_norm, rep.lr, dout, qat);
       if (!sr.finite()) {

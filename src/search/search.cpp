@@ -135,6 +135,8 @@ nlohmann::json settings_of(const SearchOptions& o) {
           {"epochs", o.train.epochs},
           {"patience", o.train.patience},
           {"qat_from", o.train.qat_from},
+          {"augment_scale", o.train.augment_scale},
+          {"augment_noise", o.train.augment_noise},
           {"measure", o.measure}};
 }
 
@@ -160,6 +162,8 @@ void apply_settings(const nlohmann::json& s, SearchOptions& o) {
     o.train.epochs = s.at("epochs").get<int>();
     o.train.patience = s.at("patience").get<int>();
     o.train.qat_from = s.value("qat_from", 0);
+    o.train.augment_scale = s.value("augment_scale", 0.0);
+    o.train.augment_noise = s.value("augment_noise", 0.0);
     o.measure = s.value("measure", std::string("none"));
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("study settings are incomplete or damaged ({})", e.what()));

@@ -19,6 +19,7 @@ if [[ "$exp" == "all" ]]; then
   exit 0
 fi
 rnnas=./build/src/cli/rnnas
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')  # at the start: the tree the binaries were built from
 collect=./build/bench/results_collect
 data=${RNNAS_DATA_DIR:-../shared/data}
 out=${RESULTS_OUT:-out/results}
@@ -67,5 +68,4 @@ for cell in lstm gru; do
 done
 "$collect" --experiment "$exp" --data "$spec" --storage "$db" --baselines "$out/$exp-baselines" \
   --csv "docs/results/$exp.csv" --md "docs/results/$exp.md" $([[ $quick == 1 ]] && echo --quick)
-printf '\nRun on %s with rnnas %s.\n' "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
-  >> "docs/results/$exp.md"
+printf '\nRun on %s with rnnas %s.\n' "$(date -u +%Y-%m-%d)" "$commit" >> "docs/results/$exp.md"

@@ -103,23 +103,20 @@ RNNAS_INLINE int32_t dot_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t
 }
 
 /* |x| >= 32767 gives +-32767 through the table (tanh(8) rounds to 32767, and entry 257 makes index 256 safe),
- * so one saturation replaces the range tests. */
-RNNAS_INLINE int16_t tanh_q15(int32_t x) {
+ * so one saturation replaces the range tests. int32_t results: no sign extensions between the steps. */
+RNNAS_INLINE int32_t tanh_q15(int32_t x) {
   const int32_t c = sat_s16(x);
   const int32_t a = c < 0 ? -c : c;
   const int32_t i = a >> 7, t = kTanhQ15[i];
   const int32_t r = t + (((kTanhQ15[i + 1] - t) * (a & 127) + 64) >> 7);
-  return (int16_t)(c < 0 ? -r : r);
+  return c < 0 ? -r : r;
 }
 
-/* (32768 + tanh(x / 2) + 1) / 2; clamping x to 65535 rather than 65536 gives the same half. */
-RNNAS_INLINE int16_t sigmoid_q15(int32_t x) {
-  const int32_t s = (32768 + tanh_q15((sat_s17(x) + 1) >> 1) + 1) >> 1;
-  return (int16_t)(s > 32767 ? 32767 : s);
-}
+/* (32768 + tanh(x / 2) + 1) / 2, at most 32767; clamping x to 65535 rather than 65536 gives the same half. */
+RNNAS_INLINE int32_t sigmoid_q15(int32_t x) { return sat_s16((32768 + tanh_q15((sat_s17(x) + 1) >> 1) + 1) >> 1); }
 
-int16_t rnnas_tanh_q15(int32_t x) { return tanh_q15(x); }
-int16_t rnnas_sigmoid_q15(int32_t x) { return sigmoid_q15(x); }
+int16_t rnnas_tanh_q15(int32_t x) { return (int16_t)tanh_q15(x); }
+int16_t rnnas_sigmoid_q15(int32_t x) { return (int16_t)sigmoid_q15(x); }
 
 #if RNNAS_DSP
 /* SMMUL / SMMULR: the high word of acc * mult, truncated / rounded. */
@@ -373,7 +370,7 @@ rnnas_status rnnas_cell_step_s8(const rnnas_layer_s8 *l, const int8_t *x, int16_
   }
   switch (l->cell) {
     case RNNAS_CELL_RNN:
-      for (i = 0; i < H; ++i) h[i] = tanh_q15(g[i] + l->bias[i]);
+      for (i = 0; i < H; ++i) h[i] = (int16_t)tanh_q15(g[i] + l->bias[i]);
       break;
     case RNNAS_CELL_GRU:
       for (i = 0; i < H; ++i) {
@@ -385,16 +382,19 @@ rnnas_status rnnas_cell_step_s8(const rnnas_layer_s8 *l, const int8_t *x, int16_
       }
       break;
     case RNNAS_CELL_LSTM: {
-      const int32_t cf = l->cell_frac;
+      /* Gate pointers and shifts hoisted: 30 - cf is at least 15. */
+      const int32_t cf = l->cell_frac, sc = 30 - cf, rc = (int32_t)1 << (29 - cf);
+      const int32_t *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
+      const int32_t *bi = l->bias, *bf = bi + H, *bg = bi + 2 * H, *bo = bi + 3 * H;
       for (i = 0; i < H; ++i) {
-        const int32_t ig = sigmoid_q15(g[i] + l->bias[i]);
-        const int32_t fg = sigmoid_q15(g[H + i] + l->bias[H + i]);
-        const int32_t gg = tanh_q15(g[2 * H + i] + l->bias[2 * H + i]);
-        const int32_t og = sigmoid_q15(g[3 * H + i] + l->bias[3 * H + i]);
-        const int32_t c = sat16(shift_round(fg * cell[i], 15) + shift_round(ig * gg, 30 - cf));
+        const int32_t ig = sigmoid_q15(gi[i] + bi[i]);
+        const int32_t fg = sigmoid_q15(gf[i] + bf[i]);
+        const int32_t cg = tanh_q15(gg[i] + bg[i]);
+        const int32_t og = sigmoid_q15(go[i] + bo[i]);
+        const int32_t c = sat16(((fg * cell[i] + 16384) >> 15) + ((ig * cg + rc) >> sc));
         const int32_t c12 = cf >= 12 ? shift_round(c, cf - 12) : c * (1 << (12 - cf));
         cell[i] = (int16_t)c;
-        h[i] = (int16_t)shift_round(og * tanh_q15(c12), 15);
+        h[i] = (int16_t)((og * tanh_q15(c12) + 16384) >> 15);
       }
       break;
     }
@@ -470,10 +470,16 @@ void rnnas_model_quantize_input(const rnnas_model_s8 *m, const float *x, int8_t 
   int32_t f;
   for (f = 0; f < n; ++f) {
     const float v = x[f] * scale[f] + offset[f];
-    if (!(v == v)) q[f] = 0;  /* NaN */
-    else if (v >= 127.0f) q[f] = 127;
-    else if (v <= -127.0f) q[f] = -127;
-    else q[f] = (int8_t)(int32_t)(v + (v >= 0.0f ? 0.5f : -0.5f));
+    int32_t k;
+    if (v > -127.0f && v < 127.0f) /* the usual case (false for NaN) */
+#if defined(__GNUC__)
+      k = (int32_t)(v + __builtin_copysignf(0.5f, v)); /* rounds half away from zero; -0 gives 0 as well */
+#else
+      k = (int32_t)(v + (v >= 0.0f ? 0.5f : -0.5f));
+#endif
+    else
+      k = v >= 127.0f ? 127 : (v <= -127.0f ? -127 : 0); /* saturated, or NaN */
+    q[f] = (int8_t)k;
   }
 }
 

@@ -314,8 +314,8 @@ void rnnas_matvec_s8_s8(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *b
 size_t rnnas_linear_s8_get_buffer_size(const rnnas_linear_s8 *l) { return l->rank > 0 ? (size_t)l->rank : 0; }
 
 /* out (+)= rows [r0, r0 + n) of W x; the low-rank intermediate is computed when `fresh`. */
-RNNAS_INLINE void linear_rows(const rnnas_linear_s8 *l, const int8_t *x, int8_t *scratch, int fresh, int32_t r0, int32_t n,
-                        int32_t *out, int accumulate) {
+RNNAS_INLINE void linear_rows(const rnnas_linear_s8 *l, const int8_t *x, int8_t *scratch, int fresh, int32_t r0,
+                              int32_t n, int32_t *out, int accumulate) {
   const rnnas_mat_s8 a = mat_rows(&l->a, r0, n);
   if (l->rank == 0) {
     matvec(&a, x, NULL, NULL, NULL, out, accumulate ? 1 : 0, 0, 0);

@@ -242,7 +242,8 @@ TEST(CostModel, CalibrationFeaturesSplitTheKernelsWork) {
   // gru:7 on 6 features, 10 steps: W 21 x 6 and U 21 x 7. Fused r, z rows (14): blocks of 12 rows over 4 + 4
   // columns; the n rows (7) of W and U are passes of their own: 4 rows over 4 columns each.
   const Arch a = Arch::parse("gru:7|head=last");
-  const CalibrationFeatures d = calibration_features(a, {6, 10, 3}, true), p = calibration_features(a, {6, 10, 3}, false);
+  const CalibrationFeatures d = calibration_features(a, {6, 10, 3}, true),
+                            p = calibration_features(a, {6, 10, 3}, false);
   EXPECT_DOUBLE_EQ(at(d, "step_block_macs"), 10.0 * (12 * 4 + 12 * 4 + 4 * 4 + 4 * 4));
   EXPECT_DOUBLE_EQ(at(d, "step_block_macs") + at(d, "step_other_macs"), 10.0 * (21 * 6 + 21 * 7));
   EXPECT_DOUBLE_EQ(at(d, "step_block_rows"), 10.0 * (12 + 12 + 4 + 4));

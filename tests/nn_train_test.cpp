@@ -149,7 +149,7 @@ TEST(Train, AugmentationIsSeededAndStillLearns) {
   EXPECT_FALSE(same_bits(a.model, plain.model));
   Model m = std::move(const_cast<TrainResult&>(a).model);
   EXPECT_DOUBLE_EQ(m.evaluate(ds.val).accuracy, a.best_val.accuracy);  // validation data are not augmented
-  o.epochs = 20;  // as SineClassificationAbove95Percent
+  o.epochs = 20;                                                       // as SineClassificationAbove95Percent
   const auto full = train(arch, ds, o);
   EXPECT_GE(full.test.accuracy, 0.95);
 }

@@ -184,7 +184,8 @@ struct TrainOptions {
   int qat_from = 0;
   // Training-time augmentation of the (normalised) inputs, drawn anew for every sequence of every batch:
   // each feature scaled by a factor uniform in [1 - augment_scale, 1 + augment_scale], then Gaussian noise of
-  // standard deviation augment_noise added to every step. 0 = off. Validation and test data are never changed.
+  // standard deviation augment_noise added to every step. 0 = off. Validation and test data are never
+  // changed.
   double augment_scale = 0;
   double augment_noise = 0;
   uint64_t seed = 1;

@@ -69,11 +69,13 @@ void add_train(CLI::App& app, TrainArgs& a) {
                   "Quantisation-aware training from this epoch on (fake int8, straight-through; 0 = off)")
       ->capture_default_str();
   cmd->add_option("--augment-scale", o.augment_scale,
-                  "Augmentation: scale each input feature of each training sequence by a factor in [1-a, 1+a] (0 = off)")
+                  "Augmentation: scale each input feature of each training sequence by a factor in [1-a, "
+                  "1+a] (0 = off)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.99));
   cmd->add_option("--augment-noise", o.augment_noise,
-                  "Augmentation: Gaussian noise of this standard deviation on the normalised training inputs (0 = off)")
+                  "Augmentation: Gaussian noise of this standard deviation on the normalised training inputs "
+                  "(0 = off)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 10.0));
   cmd->add_option("--seed", o.seed, "Seed of every random choice")->capture_default_str();
@@ -499,12 +501,14 @@ void add_search_options(CLI::App* cmd, SearchArgs& a) {
   cmd->add_option("--qat-from", a.o.train.qat_from,
                    "Quantisation-aware training of every candidate from this epoch on (0 = off)")
       ->capture_default_str();
-  cmd->add_option("--augment-scale", a.o.train.augment_scale,
-                  "Augmentation of every candidate's training inputs: per-feature scale in [1-a, 1+a] (0 = off)")
+  cmd->add_option(
+         "--augment-scale", a.o.train.augment_scale,
+         "Augmentation of every candidate's training inputs: per-feature scale in [1-a, 1+a] (0 = off)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.99));
-  cmd->add_option("--augment-noise", a.o.train.augment_noise,
-                  "Augmentation of every candidate's training inputs: Gaussian noise (normalised units; 0 = off)")
+  cmd->add_option(
+         "--augment-noise", a.o.train.augment_noise,
+         "Augmentation of every candidate's training inputs: Gaussian noise (normalised units; 0 = off)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 10.0));
   cmd->add_flag("--no-asha", a.no_asha, "Do not stop weak candidates early (successive halving)");

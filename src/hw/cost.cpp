@@ -225,9 +225,26 @@ std::vector<Buffer> inference_buffers(const Arch& a, const InputShape& in_raw, Q
 
 // ---------------------------------------------------------------- calibration
 std::vector<std::string> CalibrationFeatures::insn_names() {
-  return {"one",        "step_block_macs", "step_other_macs", "step_block_rows", "step_other_rows", "step_passes", "step_tail_rows", "step_units_rnn",
-          "step_units_gru", "step_units_lstm", "step_units_fastrnn", "step_units_fastgrnn", "step_features", "steps",
-          "step_layers", "input_steps", "head_macs", "head_rows", "mean_step_units", "mean_units"};
+  return {"one",
+          "step_block_macs",
+          "step_other_macs",
+          "step_block_rows",
+          "step_other_rows",
+          "step_passes",
+          "step_tail_rows",
+          "step_units_rnn",
+          "step_units_gru",
+          "step_units_lstm",
+          "step_units_fastrnn",
+          "step_units_fastgrnn",
+          "step_features",
+          "steps",
+          "step_layers",
+          "input_steps",
+          "head_macs",
+          "head_rows",
+          "mean_step_units",
+          "mean_units"};
 }
 // The runtime is compiled whole (one cell-step function for every cell type), so beyond the model's data
 // the image grows with the descriptors (layers), the class names (outputs) and the input scaling (features).
@@ -255,7 +272,8 @@ struct StepWork {
     const long brows = fits ? rows & ~3L : 0;
     passes += 1;
     for (long c : cols) {
-      if (c & 3L) tail_rows += static_cast<double>(brows);  // the block's rows finish their columns one by one
+      if (c & 3L)
+        tail_rows += static_cast<double>(brows);  // the block's rows finish their columns one by one
       const double block = static_cast<double>(brows) * static_cast<double>(fits ? c & ~3L : 0);
       block_macs += block;
       other_macs += static_cast<double>(rows) * static_cast<double>(c) - block;

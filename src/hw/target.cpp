@@ -193,11 +193,13 @@ Calibration load_calibration(const std::string& path) {
   }
   Calibration c;
   try {
-    if (j.at("format") != "rnnas-calibration") throw Error(fmt::format("{}: not an rnnas calibration file", path));
+    if (j.at("format") != "rnnas-calibration")
+      throw Error(fmt::format("{}: not an rnnas calibration file", path));
     if (j.at("version") != kCalibrationVersion)
-      throw Error(fmt::format("{}: a calibration of another runtime (version {}, this rnnas reads version {}): run "
-                              "`rnnas calibrate --target {} --write` again",
-                              path, j.at("version").dump(), kCalibrationVersion, fs::path(path).stem().string()));
+      throw Error(
+          fmt::format("{}: a calibration of another runtime (version {}, this rnnas reads version {}): run "
+                      "`rnnas calibrate --target {} --write` again",
+                      path, j.at("version").dump(), kCalibrationVersion, fs::path(path).stem().string()));
     c.date = j.value("date", "");
     c.archs = j.at("archs").get<int>();
     c.cycles_per_instruction = j.at("cycles_per_instruction").get<double>();

@@ -107,8 +107,17 @@ RNNAS_INLINE int32_t dot_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t
 RNNAS_INLINE int32_t tanh_q15(int32_t x) {
   const int32_t c = sat_s16(x);
   const int32_t a = c < 0 ? -c : c;
-  const int32_t i = a >> 7, t = kTanhQ15[i];
-  const int32_t r = t + (((kTanhQ15[i + 1] - t) * (a & 127) + 64) >> 7);
+  const int32_t i = a >> 7, f = a & 127;
+#if RNNAS_DSP
+  /* t + ((t1 - t) f + 64) >> 7 == (t (128 - f) + t1 f + 64) >> 7: one SMLAD of the pair (t, t1), read with
+   * one unaligned word load, by (128 - f, f). */
+  uint32_t pair;
+  memcpy(&pair, &kTanhQ15[i], 4);
+  const int32_t r = __smlad(pair, ((uint32_t)f << 16) | (uint32_t)(128 - f), 64) >> 7;
+#else
+  const int32_t t = kTanhQ15[i];
+  const int32_t r = t + (((kTanhQ15[i + 1] - t) * f + 64) >> 7);
+#endif
   return c < 0 ? -r : r;
 }
 
@@ -119,34 +128,6 @@ int16_t rnnas_tanh_q15(int32_t x) { return (int16_t)tanh_q15(x); }
 int16_t rnnas_sigmoid_q15(int32_t x) { return (int16_t)sigmoid_q15(x); }
 
 #if RNNAS_DSP
-/* SMMUL / SMMULR: the high word of acc * mult, truncated / rounded. */
-RNNAS_INLINE int32_t smmul(int32_t a, int32_t b) {
-  int32_t r;
-  __asm__("smmul %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-}
-RNNAS_INLINE int32_t smmulr(int32_t a, int32_t b) {
-  int32_t r;
-  __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-}
-/* requant() with the same value in fewer instructions. shift >= 32 (the usual case): adding a multiple of
- * 2^32 commutes with taking the high word, and (hi + 2^(k-1)) >> k == ((hi >> (k-1)) + 1) >> 1.
- * shift < 32: the 64-bit sum is shifted in halves and saturated when its high word overflows. */
-RNNAS_INLINE int32_t requant_fast(int32_t acc, int32_t mult, int32_t shift) {
-  const int32_t k1 = shift - 33;
-  if (k1 >= 0) return ((smmul(acc, mult) >> k1) + 1) >> 1;
-  if (k1 == -1) return smmulr(acc, mult);
-  if (k1 == -2) return (int32_t)(((int64_t)acc * mult + ((int64_t)1 << 30)) >> 31); /* |mult| < 2^31: fits */
-  {
-    const int64_t p = (int64_t)acc * mult + (int64_t)((uint32_t)1u << (shift - 1));
-    const int32_t hi = (int32_t)(p >> 32);
-    const uint32_t lo = (uint32_t)p;
-    if ((hi >> (shift - 1)) != (hi >> 31)) return hi < 0 ? INT32_MIN : INT32_MAX;
-    return (int32_t)((lo >> shift) | ((uint32_t)hi << (32 - shift)));
-  }
-}
-
 /* Columns the unpacked input holds (on the stack); longer inputs use the one-row loop. */
 #define RNNAS_XE_COLS 128
 
@@ -162,49 +143,199 @@ RNNAS_INLINE void unpack_x(const int8_t *x, int32_t n4, uint32_t *xe) {
   }
 }
 
-/* Accumulators of four rows (w, w + cols, w + 2 cols, w + 3 cols) over the first n4 columns (n4 > 0, a
- * multiple of 4) of the unpacked input. In assembly: GCC at -Os keeps the row pointers on the stack. Per 4
- * columns: one LDRD of the input pair, then per row one LDR, two SXTB16 and two SMLAD (1.4 instructions
- * per multiply-accumulate). */
-RNNAS_INLINE void dot4_x16(const int8_t *w, int32_t cols, const uint32_t *xe, int32_t n4, int32_t acc[4]) {
-  const int8_t *w2 = w + 2 * cols;
-  const uint32_t *end = xe + (n4 >> 1);
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-  uint32_t x02, x13, v, r;
+/* One assembly instruction per line. */
+/* clang-format off */
+/* requant() of accumulator REG in 8 instructions when the multiplier is below 1/4 (shift >= 33, the usual
+ * case): adding a multiple of 2^32 commutes with taking the high word, and (hi + 2^(k-1)) >> k ==
+ * ((hi >> (k-1)) + 1) >> 1. r8/r9 walk the mult and shift arrays; the other cases jump to RNNAS_RQ_SLOW. */
+#define RNNAS_RQ(reg, n)    \
+  "ldr r10, [r8], #4\n\t"   \
+  "ldrsb r11, [r9], #1\n\t" \
+  "subs r11, r11, #33\n\t"  \
+  "bmi 5" n                 \
+  "f\n\t"                   \
+  "smmul " reg ", " reg     \
+  ", r10\n\t"               \
+  "asr " reg ", " reg       \
+  ", r11\n\t"               \
+  "add " reg ", " reg       \
+  ", #1\n\t"                \
+  "asr " reg ", " reg       \
+  ", #1\n\t"                \
+  "6" n ":\n\t"
+/* shift 32: SMMULR rounds; shift 31: the 64-bit product rounded on bit 30 (|mult| < 2^31, so it fits);
+ * shift <= 30: the 64-bit sum shifted in halves and saturated when its high word overflows. */
+#define RNNAS_RQ_SLOW(reg, n)      \
+  "5" n                            \
+  ":\n\t"                          \
+  "cmp r11, #-1\n\t"               \
+  "bne 7" n                        \
+  "f\n\t"                          \
+  "smmulr " reg ", " reg           \
+  ", r10\n\t"                      \
+  "b 6" n                          \
+  "b\n\t"                          \
+  "7" n                            \
+  ":\n\t"                          \
+  "cmp r11, #-2\n\t"               \
+  "bne 8" n                        \
+  "f\n\t"                          \
+  "smull r11, " reg ", " reg       \
+  ", r10\n\t"                      \
+  "adds r11, r11, #0x40000000\n\t" \
+  "adc " reg ", " reg              \
+  ", #0\n\t"                       \
+  "lsr r11, r11, #31\n\t"          \
+  "orr " reg ", r11, " reg         \
+  ", lsl #1\n\t"                   \
+  "b 6" n                          \
+  "b\n\t"                          \
+  "8" n                            \
+  ":\n\t"                          \
+  "add r11, r11, #33\n\t"          \
+  "smull r10, " reg ", " reg       \
+  ", r10\n\t"                      \
+  "sub r12, r11, #1\n\t"           \
+  "mov lr, #1\n\t"                 \
+  "lsl lr, lr, r12\n\t"            \
+  "adds r10, r10, lr\n\t"          \
+  "adc " reg ", " reg              \
+  ", #0\n\t"                       \
+  "asr r12, " reg                  \
+  ", r12\n\t"                      \
+  "cmp r12, " reg                  \
+  ", asr #31\n\t"                  \
+  "bne 9" n                        \
+  "f\n\t"                          \
+  "lsr r10, r10, r11\n\t"          \
+  "rsb r11, r11, #32\n\t"          \
+  "lsl " reg ", " reg              \
+  ", r11\n\t"                      \
+  "orr " reg ", " reg              \
+  ", r10\n\t"                      \
+  "b 6" n                          \
+  "b\n\t"                          \
+  "9" n                            \
+  ":\n\t"                          \
+  "mvn r10, #0x80000000\n\t"       \
+  "eor " reg ", r10, " reg         \
+  ", asr #31\n\t"                  \
+  "b 6" n "b\n\t"
+/* One row's multiply-accumulate of 4 columns: the weight word at ADDR, sign-extended in pairs (w0, w2),
+ * (w1, w3), times the input pairs r8 = (x0, x2), r9 = (x1, x3). */
+#define RNNAS_MAC4(acc, addr)    \
+  "ldr r10, " addr               \
+  "\n\t"                         \
+  "sxtb16 r11, r10, ror #8\n\t"  \
+  "sxtb16 r10, r10\n\t"          \
+  "smlad " acc ", r10, r8, " acc \
+  "\n\t"                         \
+  "smlad " acc ", r11, r9, " acc "\n\t"
+/* v = clamp(REG, r8, r9) stored as int8 at r12 (mode 2). */
+#define RNNAS_CLAMP8(reg) \
+  "cmp " reg              \
+  ", r8\n\t"              \
+  "it lt\n\t"             \
+  "movlt " reg            \
+  ", r8\n\t"              \
+  "cmp " reg              \
+  ", r9\n\t"              \
+  "it gt\n\t"             \
+  "movgt " reg            \
+  ", r9\n\t"              \
+  "strb " reg ", [r12], #1\n\t"
+#define RNNAS_UNUSED __attribute__((unused))
+
+/* Rows [0, 4 groups) of w (cols columns) times x, requantised and stored like put_row() (mode 0: out = v,
+ * 1: out += v, 2: int8 out = clamp(v, lo, hi)), v = requant(bias + row . x), with the same values as the
+ * portable loop. x comes unpacked from xe to end (its first cols & ~3 columns) and from xtail on (the last
+ * rest = cols & 3). In assembly: GCC at -Os keeps the loop's pointers on the stack. Per 4 rows: the
+ * multiply-accumulate loop (per 4 columns one LDRD of the input pairs, then per row one LDR, two SXTB16
+ * and two SMLAD: 23 instructions per 16 MACs), then requant() in 8 instructions a row. Registers: r0 row 0,
+ * lr row 2, r1 cols, r2 xe, r3 end, r4-r7 the accumulators, r12 the input cursor. Stack arguments from
+ * sp + 40 after the push: mult, shift, bias (or NULL), out, groups, mode, xtail, rest, lo, hi. */
+__attribute__((naked, noinline)) static void pass4(
+    RNNAS_UNUSED const int8_t* w, RNNAS_UNUSED int32_t cols, RNNAS_UNUSED const uint32_t* xe,
+    RNNAS_UNUSED const uint32_t* end, RNNAS_UNUSED const int32_t* mult, RNNAS_UNUSED const int8_t* shift,
+    RNNAS_UNUSED const int32_t* bias, RNNAS_UNUSED void* out, RNNAS_UNUSED int32_t groups,
+    RNNAS_UNUSED int32_t mode, RNNAS_UNUSED const int8_t* xtail, RNNAS_UNUSED int32_t rest,
+    RNNAS_UNUSED int32_t lo, RNNAS_UNUSED int32_t hi) {
   __asm__ volatile(
+      "push {r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t" /* 40 bytes: the stack stays 8-byte aligned */
+      "0:\n\t"                                               /* next 4 rows: the bias, or zero */
+      "ldr r12, [sp, #48]\n\t"
+      "cmp r12, #0\n\t"
+      "beq 1f\n\t"
+      "ldm r12!, {r4, r5, r6, r7}\n\t"
+      "str r12, [sp, #48]\n\t"
+      "b 2f\n\t"
       "1:\n\t"
-      "ldrd %[x02], %[x13], [%[xe]], #8\n\t"
-      "ldr %[v], [%[w], %[c]]\n\t"
-      "sxtb16 %[r], %[v], ror #8\n\t"
-      "sxtb16 %[v], %[v]\n\t"
-      "smlad %[a1], %[v], %[x02], %[a1]\n\t"
-      "smlad %[a1], %[r], %[x13], %[a1]\n\t"
-      "ldr %[v], [%[w]], #4\n\t"
-      "sxtb16 %[r], %[v], ror #8\n\t"
-      "sxtb16 %[v], %[v]\n\t"
-      "smlad %[a0], %[v], %[x02], %[a0]\n\t"
-      "smlad %[a0], %[r], %[x13], %[a0]\n\t"
-      "ldr %[v], [%[w2], %[c]]\n\t"
-      "sxtb16 %[r], %[v], ror #8\n\t"
-      "sxtb16 %[v], %[v]\n\t"
-      "smlad %[a3], %[v], %[x02], %[a3]\n\t"
-      "smlad %[a3], %[r], %[x13], %[a3]\n\t"
-      "ldr %[v], [%[w2]], #4\n\t"
-      "sxtb16 %[r], %[v], ror #8\n\t"
-      "sxtb16 %[v], %[v]\n\t"
-      "smlad %[a2], %[v], %[x02], %[a2]\n\t"
-      "smlad %[a2], %[r], %[x13], %[a2]\n\t"
-      "cmp %[xe], %[end]\n\t"
-      "bne 1b\n\t"
-      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [w2] "+r"(w2), [xe] "+r"(xe),
-        [x02] "=&r"(x02), [x13] "=&r"(x13), [v] "=&r"(v), [r] "=&r"(r)
-      : [c] "r"(cols), [end] "r"(end)
-      : "cc", "memory");
-  acc[0] = a0;
-  acc[1] = a1;
-  acc[2] = a2;
-  acc[3] = a3;
+      "movs r4, #0\n\t"
+      "movs r5, #0\n\t"
+      "movs r6, #0\n\t"
+      "movs r7, #0\n\t"
+      "2:\n\t"
+      "add lr, r0, r1, lsl #1\n\t"
+      "mov r12, r2\n\t"
+      "cmp r12, r3\n\t"
+      "beq 9f\n\t"
+      "3:\n\t"
+      "ldrd r8, r9, [r12], #8\n\t"
+      RNNAS_MAC4("r5", "[r0, r1]")
+      RNNAS_MAC4("r4", "[r0], #4")
+      RNNAS_MAC4("r7", "[lr, r1]")
+      RNNAS_MAC4("r6", "[lr], #4")
+      "cmp r12, r3\n\t"
+      "bne 3b\n\t"
+      "9:\n\t" /* the last cols & 3 columns, one at a time */
+      "ldr r12, [sp, #68]\n\t"
+      "cmp r12, #0\n\t"
+      "beq 10f\n\t"
+      "ldr r8, [sp, #64]\n\t"
+      "11:\n\t"
+      "ldrsb r9, [r8], #1\n\t"
+      "ldrsb r10, [r0, r1]\n\t"
+      "ldrsb r11, [r0], #1\n\t"
+      "mla r5, r10, r9, r5\n\t"
+      "mla r4, r11, r9, r4\n\t"
+      "ldrsb r10, [lr, r1]\n\t"
+      "ldrsb r11, [lr], #1\n\t"
+      "mla r7, r10, r9, r7\n\t"
+      "mla r6, r11, r9, r6\n\t"
+      "subs r12, r12, #1\n\t"
+      "bne 11b\n\t"
+      "10:\n\t"
+      "add r0, r0, r1, lsl #1\n\t" /* the next 4 rows: row 0 ended at w + cols */
+      "add r0, r0, r1\n\t"
+      "ldrd r8, r9, [sp, #40]\n\t"
+      RNNAS_RQ("r4", "1") RNNAS_RQ("r5", "2") RNNAS_RQ("r6", "3") RNNAS_RQ("r7", "4")
+      "strd r8, r9, [sp, #40]\n\t"
+      "ldr r12, [sp, #52]\n\t" /* out, by mode */
+      "ldr r11, [sp, #60]\n\t"
+      "cmp r11, #1\n\t"
+      "blt 4f\n\t"
+      "bgt 12f\n\t"
+      "ldm r12, {r8, r9, r11, lr}\n\t"
+      "add r4, r4, r8\n\t"
+      "add r5, r5, r9\n\t"
+      "add r6, r6, r11\n\t"
+      "add r7, r7, lr\n\t"
+      "4:\n\t"
+      "stm r12!, {r4, r5, r6, r7}\n\t"
+      "b 13f\n\t"
+      "12:\n\t"
+      "ldrd r8, r9, [sp, #72]\n\t"
+      RNNAS_CLAMP8("r4") RNNAS_CLAMP8("r5") RNNAS_CLAMP8("r6") RNNAS_CLAMP8("r7")
+      "13:\n\t"
+      "str r12, [sp, #52]\n\t"
+      "ldr r10, [sp, #56]\n\t"
+      "subs r10, r10, #1\n\t"
+      "str r10, [sp, #56]\n\t"
+      "bne 0b\n\t"
+      "pop {r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
+      RNNAS_RQ_SLOW("r4", "1") RNNAS_RQ_SLOW("r5", "2") RNNAS_RQ_SLOW("r6", "3") RNNAS_RQ_SLOW("r7", "4"));
 }
+/* clang-format on */
 #endif
 
 /* Stores one requantised row: out = v (mode 0), out += v (1), int8 out = clamp(v, lo, hi) (2). */
@@ -224,22 +355,6 @@ static rnnas_mat_s8 mat_rows(const rnnas_mat_s8 *m, int32_t r0, int32_t n) {
   return v;
 }
 
-#if RNNAS_DSP
-/* v[j] = requant(bias[r + j] + row r + j of m times x) for j < 4; xe is x unpacked (its first cols & ~3). */
-static void rows4(const rnnas_mat_s8 *m, int32_t r, const int8_t *x, const uint32_t *xe, const int32_t *bias,
-                  int32_t v[4]) {
-  const int32_t cols = m->cols, n4 = cols & ~3, rest = cols - n4;
-  const int8_t *w = m->w + (size_t)r * (size_t)cols;
-  int32_t j;
-  if (bias) memcpy(v, bias + r, 4 * sizeof *v);
-  else v[0] = v[1] = v[2] = v[3] = 0;
-  if (n4 > 0) dot4_x16(w, cols, xe, n4, v);
-  if (rest)
-    for (j = 0; j < 4; ++j) v[j] = dot_s8(w + j * cols + n4, x + n4, rest, v[j]);
-  for (j = 0; j < 4; ++j) v[j] = requant_fast(v[j], m->mult[r + j], m->shift[r + j]);
-}
-#endif
-
 /* out = requant(A x + bias), plus requant(B y) when B (as many rows as A) is given, stored by put_row();
  * xe holds the unpacked inputs on the DSP path. A layer's input and recurrent products thus take one pass,
  * with the same values as two (each requantised, then added). */
@@ -249,23 +364,16 @@ RNNAS_INLINE void matvec_into(const rnnas_mat_s8 *a, const int8_t *x, const rnna
   int32_t r = 0;
 #if RNNAS_DSP
   const int32_t na = a->cols & ~3, nb = b ? b->cols & ~3 : 0;
-  if (na + nb <= RNNAS_XE_COLS) {
+  if (na + nb <= RNNAS_XE_COLS && rows >= 4 && !(b && mode == 2)) {
+    uint32_t* ea = xe + na / 2;
     unpack_x(x, na, xe);
-    if (b) unpack_x(y, nb, xe + na / 2);
-    for (; r + 4 <= rows; r += 4) {
-      int32_t v[4], j;
-      rows4(a, r, x, xe, bias, v);
-      if (b) {
-        int32_t u[4];
-        rows4(b, r, y, xe + na / 2, NULL, u);
-        for (j = 0; j < 4; ++j) v[j] += u[j];
-      }
-      if (mode == 0) memcpy((int32_t *)out + r, v, sizeof v);
-      else if (mode == 1)
-        for (j = 0; j < 4; ++j) ((int32_t *)out)[r + j] += v[j];
-      else
-        for (j = 0; j < 4; ++j) ((int8_t *)out)[r + j] = (int8_t)clamp32(v[j], lo, hi);
+    pass4(a->w, a->cols, xe, ea, a->mult, a->shift, bias, out, rows >> 2, mode, x + na, a->cols - na, lo, hi);
+    if (b) {
+      unpack_x(y, nb, ea);
+      pass4(b->w, b->cols, ea, ea + nb / 2, b->mult, b->shift, NULL, out, rows >> 2, 1, y + nb, b->cols - nb,
+            0, 0);
     }
+    r = rows & ~3; /* the rows left: both products in the loop below */
   }
 #else
   (void)xe;
@@ -470,15 +578,17 @@ void rnnas_model_quantize_input(const rnnas_model_s8 *m, const float *x, int8_t 
   int32_t f;
   for (f = 0; f < n; ++f) {
     const float v = x[f] * scale[f] + offset[f];
+    uint32_t bits, half_bits;
+    float half;
     int32_t k;
-    if (v > -127.0f && v < 127.0f) /* the usual case (false for NaN) */
-#if defined(__GNUC__)
-      k = (int32_t)(v + __builtin_copysignf(0.5f, v)); /* rounds half away from zero; -0 gives 0 as well */
-#else
-      k = (int32_t)(v + (v >= 0.0f ? 0.5f : -0.5f));
-#endif
-    else
+    memcpy(&bits, &v, sizeof bits);
+    if ((bits & 0x7fffffffu) < 0x42fe0000u) { /* |v| < 127 on the IEEE bits: the usual case (false for NaN) */
+      half_bits = (bits & 0x80000000u) | 0x3f000000u; /* 0.5 with the sign of v: rounds half away from zero */
+      memcpy(&half, &half_bits, sizeof half);
+      k = (int32_t)(v + half);
+    } else {
       k = v >= 127.0f ? 127 : (v <= -127.0f ? -127 : 0); /* saturated, or NaN */
+    }
     q[f] = (int8_t)k;
   }
 }

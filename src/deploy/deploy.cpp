@@ -412,6 +412,12 @@ CalibrateResult calibrate(const hw::Target& t, const CalibrateOptions& o) {
       ++res.skipped;  // too large for the board
       continue;
     }
+    // Every calibration deployment doubles as a check of the runtime against the host's int8 evaluation.
+    if (!r.bit_exact())
+      throw Error(
+          fmt::format("calibrate: {} on {} ({}) is not bit-exact with the host: {} of {} sequences differ; "
+                      "the firmware is in {}",
+                      arch.to_string(), t.name, specs[k], r.mismatches, r.sequences, dopt.dir));
     CalibrationSample x;
     x.arch = arch.to_string();
     x.data = specs[k];

@@ -109,6 +109,33 @@ TEST(Deploy, CalibratedCostModelPredictsFreshDeployments) {
   }
 }
 
+// Audio models on a calibrated target: the network's flash, RAM and instructions come from the fitted
+// models, the front end's buffers from the arena plan, and its code and work from the target's table (the
+// deployment feeds the network its features, so the measured image lacks the front end's code).
+TEST(Deploy, CalibratedCostModelCoversAudioModels) {
+  if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
+  const std::string fsdd = rnnas::test_util::shared_data("fsdd");
+  if (!fs::exists(fsdd)) GTEST_SKIP() << fsdd << " is absent";
+  const Dataset d = load_dataset("fsdd:" + fsdd);
+  const hw::Target t = hw::load_target("nrf52840");
+  ASSERT_TRUE(t.calibrated);
+  const char* arch = "gru:8|head=last";
+  quant::QModel q = model(arch, d);
+  q.set_frontend(d.frontend);  // as the search and `rnnas train --save` do for audio data
+  deploy::DeployOptions o;
+  o.dir = (fs::path(rnnas::test_util::temp_dir()) / "rnnas_deploy_cal_audio").string();
+  o.limit = 3;
+  const deploy::DeployResult r = deploy::deploy(q, t, d.test, o);
+  const hw::Cost c = hw::estimate(Arch::parse(arch), t, hw::shape_of(d), hw::Quant::int8);
+  EXPECT_FALSE(c.estimated);
+  EXPECT_NEAR(static_cast<double>(c.ram_bytes), static_cast<double>(r.ram_bytes()),
+              0.01 * static_cast<double>(r.ram_bytes()));
+  EXPECT_EQ(r.arena_bytes, c.arena_bytes);
+  const double network_flash = static_cast<double>(c.flash_bytes - t.code.frontend - c.flash_frontend);
+  EXPECT_NEAR(network_flash, static_cast<double>(r.flash_bytes), 0.01 * static_cast<double>(r.flash_bytes));
+  EXPECT_GT(c.instructions, r.instructions_mean);  // the front end's work on top of the network's
+}
+
 // Measurement in the search loop: every complete trial is deployed as it completes, and its measured
 // figures sit next to the cost model's estimates.
 TEST(Deploy, SearchMeasuresEveryFeasibleTrialOnTheBoard) {

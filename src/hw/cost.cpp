@@ -489,14 +489,17 @@ Cost estimate(const Arch& a, const Target& t, const InputShape& in_raw, Quant q,
   c.step_latency_ms = c.cycles_per_step / t.clock_hz * 1e3;
   c.energy_uj = t.active_power_mw * c.latency_ms;  // mW x ms = uJ
   c.estimated = true;
-  // Calibrated targets: the fitted models of deployments replace the tables (int8 networks; the audio
-  // front end is not in the calibration yet).
+  // Calibrated targets: the fitted models of deployments replace the tables for int8 networks. The audio
+  // front end is not in the calibration (deployments feed the network its features, docs/deploy.md): its
+  // buffers are in the planned arena, its code and its work per frame stay the table's, added on top.
   const Calibration& cal = t.calibration;
-  if (i8 && !in.audio && !cal.empty()) {
+  if (i8 && !cal.empty()) {
     const CalibrationFeatures f = calibration_features(a, in, t.dsp);
-    c.instructions = std::max(0.0, dot(cal.insn, f.insn));
-    c.flash_bytes = f.model_data_bytes + std::lround(std::max(0.0, dot(cal.flash, f.flash)));
-    c.ram_bytes = f.arena_bytes + std::lround(std::max(0.0, dot(cal.ram, f.ram)));
+    const double fe_instructions = in.audio ? fe_cycles * in.steps / cal.cycles_per_instruction : 0.0;
+    c.instructions = std::max(0.0, dot(cal.insn, f.insn)) + fe_instructions;
+    c.flash_bytes = f.model_data_bytes + std::lround(std::max(0.0, dot(cal.flash, f.flash))) +
+                    (in.audio ? k.frontend + c.flash_frontend : 0);
+    c.ram_bytes = c.arena_bytes + std::lround(std::max(0.0, dot(cal.ram, f.ram)));
     c.stack_bytes = c.ram_bytes - c.arena_bytes;
     c.ram_window_bytes = c.ram_bytes + (c.arena_window_bytes - c.arena_bytes);
     c.cycles = c.instructions * cal.cycles_per_instruction;

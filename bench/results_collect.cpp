@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
       const std::string val = r.val_error < 0 ? ""
                               : (r.metric == "test_rmse" ? fmt::format("RMSE {:.4g}", r.val_error)
                                                          : fmt::format("{:.2f}%", 100 * (1 - r.val_error)));
-      const std::string search = r.source == "baseline" ? "" : fmt::format("{:.0f} min, {} trials", r.minutes, r.trials);
+      const std::string search =
+          r.source == "baseline" ? "" : fmt::format("{:.0f} min, {} trials, {}", r.minutes, r.trials, r.strategy);
       md << fmt::format("| {} | {} | {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.target,
                         r.tier, model, md_escape(r.arch), val, metric, host, num(r.flash, "{:.0f}"), num(r.ram, "{:.0f}"),
                         num(r.instructions, "{:.0f}"), num(r.latency, "{:.3g}"), num(r.energy, "{:.3g}"),

@@ -22,6 +22,7 @@ namespace {
 struct Row {
   std::string dataset, target, tier, source, arch, metric, note, strategy;
   double value = -1, host_value = -1;  // on-device int8 test metric; host int8 test metric (searches)
+  double val_error = -1;                // the search's validation error (what it ranked on)
   double flash = -1, ram = -1, instructions = -1, latency = -1, energy = -1, minutes = -1;
   long trials = -1;
   int bit_exact = -1;
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
         const bool reg = t.metrics.count("val_rmse") > 0;
         r.metric = reg ? "test_rmse" : "test_accuracy";
         auto m = [&](const char* k) { return t.metrics.count(k) ? t.metrics.at(k) : -1.0; };
+        r.val_error = m("val_error");
         if (t.metrics.count("test_error")) r.host_value = reg ? m("test_error") : 1 - m("test_error");
         if (t.metrics.count("measured_failed")) {
           r.note = "did not build within the budgets";
@@ -117,12 +119,12 @@ int main(int argc, char** argv) {
         }
         rows.push_back(r);
       }
-      // The chosen model of a search: the best on-device test metric among its deployed front.
+      // The chosen model of a search: the lowest validation error among its deployed front (the test split
+      // never takes part in the choice; ties go to the smaller model, the front's order).
       long best = -1;
       for (size_t i = first; i < rows.size(); ++i)
-        if (rows[i].value >= 0 &&
-            (best < 0 || (regression ? rows[i].value < rows[static_cast<size_t>(best)].value
-                                     : rows[i].value > rows[static_cast<size_t>(best)].value)))
+        if (rows[i].value >= 0 && rows[i].val_error >= 0 &&
+            (best < 0 || rows[i].val_error < rows[static_cast<size_t>(best)].val_error))
           best = static_cast<long>(i);
       if (best >= 0) rows[static_cast<size_t>(best)].chosen = true;
     }
@@ -165,11 +167,12 @@ int main(int argc, char** argv) {
 
     fs::create_directories(fs::path(csv_path).parent_path());
     std::ofstream csv(csv_path);
-    csv << "dataset,target,budget_tier,source,chosen,architecture,metric,value,host_int8_value,flash_bytes,ram_bytes,"
-           "instructions,est_latency_ms,est_energy_uj,bit_exact,search_minutes,trials,strategy,note\n";
+    csv << "dataset,target,budget_tier,source,chosen,architecture,metric,value,host_int8_value,val_error,flash_bytes,"
+           "ram_bytes,instructions,est_latency_ms,est_energy_uj,bit_exact,search_minutes,trials,strategy,note\n";
     for (const auto& r : rows)
-      csv << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.dataset, r.target, r.tier,
-                         r.source, r.chosen ? 1 : 0, csv_quote(r.arch), r.metric, num(r.value), num(r.host_value),
+      csv << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.dataset, r.target,
+                         r.tier, r.source, r.chosen ? 1 : 0, csv_quote(r.arch), r.metric, num(r.value),
+                         num(r.host_value), num(r.val_error),
                          num(r.flash, "{:.0f}"), num(r.ram, "{:.0f}"), num(r.instructions, "{:.0f}"), num(r.latency),
                          num(r.energy), r.bit_exact < 0 ? "" : (r.bit_exact ? "1" : "0"), num(r.minutes, "{:.1f}"),
                          r.trials < 0 ? std::string() : std::to_string(r.trials), r.strategy, csv_quote(r.note));
@@ -177,9 +180,9 @@ int main(int argc, char** argv) {
     std::ofstream md(md_path);
     md << fmt::format("### {} (`{}`){}\n\n", experiment, data,
                       quick ? " — pipeline check with --quick budgets, not results" : "");
-    md << "| target | tier | model | architecture | on-device int8 test | host int8 test | flash B | RAM B | "
-          "instructions | est. ms | est. uJ | bit-exact | search |\n";
-    md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    md << "| target | tier | model | architecture | val | on-device int8 test | host int8 test | flash B | "
+          "RAM B | instructions | est. ms | est. uJ | bit-exact | search |\n";
+    md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& r : rows) {
       const std::string metric = r.value < 0 ? (r.note.empty() ? "-" : r.note)
                                              : (r.metric == "test_rmse" ? fmt::format("RMSE {:.4g}", r.value)
@@ -187,9 +190,13 @@ int main(int argc, char** argv) {
       const std::string host = r.host_value < 0 ? "" : (r.metric == "test_rmse" ? fmt::format("{:.4g}", r.host_value)
                                                                                 : fmt::format("{:.2f}%", 100 * r.host_value));
       const std::string model = r.source == "baseline" ? "baseline" : (r.chosen ? "**chosen**" : "front");
-      const std::string search = r.source == "baseline" ? "" : fmt::format("{:.0f} min, {} trials", r.minutes, r.trials);
-      md << fmt::format("| {} | {} | {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.target, r.tier,
-                        model, md_escape(r.arch), metric, host, num(r.flash, "{:.0f}"), num(r.ram, "{:.0f}"),
+      const std::string val = r.val_error < 0 ? ""
+                              : (r.metric == "test_rmse" ? fmt::format("RMSE {:.4g}", r.val_error)
+                                                         : fmt::format("{:.2f}%", 100 * (1 - r.val_error)));
+      const std::string search =
+          r.source == "baseline" ? "" : fmt::format("{:.0f} min, {} trials, {}", r.minutes, r.trials, r.strategy);
+      md << fmt::format("| {} | {} | {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.target,
+                        r.tier, model, md_escape(r.arch), val, metric, host, num(r.flash, "{:.0f}"), num(r.ram, "{:.0f}"),
                         num(r.instructions, "{:.0f}"), num(r.latency, "{:.3g}"), num(r.energy, "{:.3g}"),
                         r.bit_exact < 0 ? "" : (r.bit_exact ? "yes" : "NO"), search);
     }

@@ -97,6 +97,7 @@ TEST(Results, CollectorReportsMeasuredSearchesAndBaselines) {
     if (!line.empty()) rows.push_back(csv_fields(line));
   ASSERT_EQ(rows.size(), r.pareto.size() + 2);
   int chosen = 0;
+  double chosen_val = -1, best_val = 2;
   for (const auto& row : rows) {
     ASSERT_EQ(row.size(), header.size());
     EXPECT_EQ(row[col("dataset")], "sines");
@@ -116,6 +117,10 @@ TEST(Results, CollectorReportsMeasuredSearchesAndBaselines) {
       EXPECT_NEAR(std::stod(row[col("instructions")]), t->metrics.at("measured_instructions"), 0.5);
       EXPECT_EQ(row[col("bit_exact")], "1");
       EXPECT_EQ(row[col("strategy")], "nsga2");
+      // The choice is made on validation: the chosen row has the front's lowest validation error.
+      EXPECT_NEAR(std::stod(row[col("val_error")]), t->metrics.at("val_error"), 1e-5);
+      best_val = std::min(best_val, std::stod(row[col("val_error")]));
+      if (row[col("chosen")] == "1") chosen_val = std::stod(row[col("val_error")]);
     } else if (row[col("architecture")] == "gru:8|head=last") {
       std::ifstream dj(dir + "baselines/gru8-samd21-small/deploy.json");
       const auto d = nlohmann::json::parse(dj);
@@ -129,6 +134,7 @@ TEST(Results, CollectorReportsMeasuredSearchesAndBaselines) {
     }
   }
   EXPECT_EQ(chosen, 1);  // one chosen model per search
+  EXPECT_EQ(chosen_val, best_val);
   std::ifstream md(dir + "out/sines.md");
   const std::string table((std::istreambuf_iterator<char>(md)), {});
   EXPECT_NE(table.find("| samd21 | small | **chosen** |"), std::string::npos) << table;

@@ -26,8 +26,8 @@ out=docs/RESULTS.md
   echo "and ASHA, deploys every Pareto model on the target's emulated board (QEMU) and streams the whole test split"
   echo "through it. Flash and RAM are the whole firmware image's (model, runtime, harness, libc); instructions are"
   echo "exact per inference; latency and energy are estimated from them (docs/deploy.md). The chosen model of a"
-  echo "search is its best deployed one. The baselines are a plain LSTM and GRU trained with the same epochs and"
-  echo "deployed the same way."
+  echo "search is its deployed Pareto model with the best validation metric. The baselines are a plain LSTM and"
+  echo "GRU trained with the same epochs and deployed the same way."
   echo
   echo "## Published tiny models (../shared/docs/BASELINES.md)"
   echo
@@ -59,14 +59,24 @@ def goal(exp, label, keep, metric, better, target, unit, fmt):
         print(f"- {label}: no deployed model within the budget.")
         return
     scale = 100.0 if metric == "test_accuracy" else 1.0
-    best = (max if better == "higher" else min)(r, key=lambda x: float(x["value"]))
+    pick = max if better == "higher" else min
+    met = lambda v: v >= target if better == "higher" else v <= target
+    gap = lambda v: "**met**" if met(v) else f"**not met**, by {fmt(abs(v - target))}{' points' if unit == '%' else ''}"
+    # The claim: models chosen on validation only (each search's "chosen"; the baselines have no choice).
+    chosen = [x for x in r if x["chosen"] == "1" or x["source"] == "baseline"]
+    if chosen:
+        c = pick(chosen, key=lambda x: float(x["value"]))
+        v = float(c["value"]) * scale
+        print(f"- {label}: the best model chosen on validation within the budget, `{c['architecture']}` "
+              f"({c['source']}, {c['target']}, {c['budget_tier']} tier), reaches {fmt(v)}{unit} on the device with "
+              f"{c['flash_bytes']} B flash and {c['ram_bytes']} B RAM: "
+              f"{gap(v)} (goal {fmt(target)}{unit}).")
+    else:
+        print(f"- {label}: no model chosen on validation fits the budget.")
+    best = pick(r, key=lambda x: float(x["value"]))
     v = float(best["value"]) * scale
-    ok = v >= target if better == "higher" else v <= target
-    gap = "**met**" if ok else f"**not met**, by {fmt(abs(v - target))}{' points' if unit == '%' else ''}"
-    print(f"- {label}: the best deployed model within the budget, `{best['architecture']}` ({best['source']}, "
-          f"{best['target']}, {best['budget_tier']} tier), reaches {fmt(v)}{unit} with {best['flash_bytes']} B flash "
-          f"and {best['ram_bytes']} B RAM: {gap} (goal {fmt(target)}{unit}). It is the best of validation-selected "
-          f"Pareto fronts on the test split, so the figure is optimistic.")
+    print(f"  The best of every deployed model within the budget on the test split (a diagnostic, selected on test): "
+          f"`{best['architecture']}`, {fmt(v)}{unit}.")
 goal("uci-har", "UCI HAR, Cortex-M4F, flash <= 16 KiB, RAM <= 4 KiB",
      lambda x: x["target"] == "nrf52840" and int(x["flash_bytes"] or 1e9) <= 16384 and int(x["ram_bytes"] or 1e9) <= 4096,
      "test_accuracy", "higher", 94.0, "%", lambda v: f"{v:.2f}")
@@ -86,8 +96,9 @@ PY
   echo
   echo "## Tables"
   echo
-  echo "\"chosen\" is the search's best deployed model; \"front\" the other Pareto models (validation metric"
-  echo "against flash); the on-device figure is the whole test split streamed through the emulated board, and"
+  echo "\"chosen\" is the deployed Pareto model with the best validation metric (the test split takes no part in the"
+  echo "choice); \"front\" the other Pareto models (validation metric against flash); \"val\" is the int8 model's"
+  echo "validation metric; the on-device figure is the whole test split streamed through the emulated board, and"
   echo "\"host int8\" the same model evaluated by the host (equal when bit-exact)."
   echo
   for f in docs/results/*.md; do

@@ -109,6 +109,26 @@ TEST(Deploy, CalibratedCostModelPredictsFreshDeployments) {
   }
 }
 
+// A stack that runs into the static data (the linker leaves at least 256 B, the M0 kernels need more) is an
+// error like a linker overflow, never outputs computed over a corrupted arena.
+TEST(Deploy, StackOverflowIsAnErrorNotWrongOutputs) {
+  if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
+  const Dataset d = load_dataset(kMotion);
+  const hw::Target t = hw::load_target("samd21");
+  const quant::QModel q = model("gru:12|head=last", d);
+  deploy::DeployOptions o;
+  o.dir = (fs::path(rnnas::test_util::temp_dir()) / "rnnas_deploy_stack").string();
+  o.limit = 3;
+  const deploy::DeployResult fits = deploy::deploy(q, t, d.test, o);
+  ASSERT_TRUE(fits.bit_exact());
+  ASSERT_GT(fits.stack_peak_bytes, 300);          // so that the region below is too small
+  o.max_ram_bytes = fits.static_ram_bytes + 272;  // links (>= 256 B of stack), but less than the peak
+  const std::string e = test_util::error_of([&] { deploy::deploy(q, t, d.test, o); });
+  // Either the firmware crashed on the corrupted data, or it finished and the painted stack shows it.
+  EXPECT_NE(e.find("stack"), std::string::npos) << e;
+  EXPECT_NE(e.find("overflowed"), std::string::npos) << e;  // calibrate and the search: it does not fit
+}
+
 // Audio models on a calibrated target: the network's flash, RAM and instructions come from the fitted
 // models, the front end's buffers from the arena plan, and its code and work from the target's table (the
 // deployment feeds the network its features, so the measured image lacks the front end's code).

@@ -260,12 +260,19 @@ DeployResult deploy(const quant::QModel& q, const hw::Target& t, const Split& te
   if (run(fmt::format("arm-none-eabi-nm {}", shell_quote((dir / "firmware.elf").string())), out) != 0)
     throw Error(fmt::format("deploy: arm-none-eabi-nm failed:\n{}", out));
   std::map<std::string, std::string> marker;
+  long stack_bytes = -1;  // the stack region: from __stack_limit__ to the end of RAM
   {
     std::istringstream in(out);
     std::string addr, kind, name;
-    while (in >> addr >> kind >> name)
+    long limit = -1, top = -1;
+    while (in >> addr >> kind >> name) {
       if (name.rfind("rnnas_mark_", 0) == 0) marker[name] = "0x" + addr;
+      if (name == "__stack_limit__") limit = std::stol(addr, nullptr, 16);
+      if (name == "__stack_top__") top = std::stol(addr, nullptr, 16);
+    }
+    if (limit >= 0 && top > limit) stack_bytes = top - limit;
   }
+  if (stack_bytes < 0) throw Error("deploy: the firmware has no __stack_limit__/__stack_top__");
   for (const char* m : {"rnnas_mark_start", "rnnas_mark_stop", "rnnas_mark_done"})
     if (!marker.count(m)) throw Error(fmt::format("deploy: the firmware has no {}", m));
   const std::string cmd = fmt::format(
@@ -276,7 +283,15 @@ DeployResult deploy(const quant::QModel& q, const hw::Target& t, const Split& te
       marker["rnnas_mark_stop"], marker["rnnas_mark_done"]);
   const int rc = run(cmd, out);
   write_text(dir / "qemu.log", out);
-  if (rc != 0) throw Error(fmt::format("deploy: the firmware failed on {} (exit {}): {}", t.qemu_machine, rc, out));
+  if (rc != 0)
+    throw Error(fmt::format(
+        "deploy: the firmware failed on {} (exit {}){}: {}", t.qemu_machine, rc,
+        stack_bytes < 1024
+            ? fmt::format("; {} B of static RAM leave {} B of stack within {} B of RAM: the stack "
+                          "probably overflowed",
+                          r.static_ram_bytes, stack_bytes, ram)
+            : std::string(),
+        out));
 
   // Outputs, instruction counts, stack.
   std::vector<int32_t> device(n * static_cast<size_t>(q.outputs));
@@ -296,6 +311,13 @@ DeployResult deploy(const quant::QModel& q, const hw::Target& t, const Split& te
                           static_cast<double>(n);
   }
   r.stack_peak_bytes = std::atol(read_text(dir / "stack.txt").c_str());
+  // The painted region used up to its last word: the stack ran into the static data (the arena) and the
+  // outputs cannot be trusted. Reported like a linker overflow: the model does not fit this RAM.
+  if (r.stack_peak_bytes >= stack_bytes)
+    throw Error(fmt::format(
+        "deploy: the stack overflowed on {}: {} B of static RAM leave {} B of stack within {} B of "
+        "RAM, and the kernels used all of it (the model does not fit this RAM)",
+        t.qemu_machine, r.static_ram_bytes, stack_bytes, ram));
   r.cycles_est = r.instructions_mean * cycles_per_instruction(t.core);
   r.latency_ms_est = r.cycles_est / t.clock_hz * 1e3;
   r.energy_uj_est = t.active_power_mw * r.latency_ms_est;

@@ -70,6 +70,30 @@ TEST(Asha, StopsOnlyWeakTrialsAtRungs) {
   EXPECT_FALSE(a.should_stop(2, 0.35, 100, h));   // the last epoch is never a rung
 }
 
+// With a hardware objective the rung is ranked as NSGA-II ranks (Pareto rank, then crowding distance):
+// the smallest model goes on although five larger ones are more accurate; a dominated one stops.
+TEST(Asha, WithHardwareObjectivesKeepsTheRungsFront) {
+  Asha a;  // rungs at 2, 6, 18
+  a.max_epochs = 30;
+  a.objectives = {Objective::val_error, Objective::flash_bytes};
+  std::vector<Trial> h(6);
+  for (int i = 0; i < 6; ++i) {
+    h[i].number = i;
+    h[i].curve = {0.9, 0.1 * (i + 1)};                                      // error at epoch 2: 0.1 .. 0.6
+    h[i].costs["flash_bytes"] = 10000.0 - 1000.0 * static_cast<double>(i);  // the accurate ones are larger
+  }
+  // 7 at the rung, 2 go on. All 7 are on the rung's front; 3000 B is its extreme, behind only 0.1 (the
+  // other extreme, more accurate).
+  EXPECT_FALSE(a.should_stop(2, 0.55, 100, h, {{"flash_bytes", 3000.0}}));
+  // Dominated by (0.2, 9000 B) and more: behind the whole front.
+  EXPECT_TRUE(a.should_stop(2, 0.55, 100, h, {{"flash_bytes", 9500.0}}));
+  // On the front but in its middle: behind both extremes.
+  EXPECT_TRUE(a.should_stop(2, 0.35, 100, h, {{"flash_bytes", 7500.0}}));
+  // One objective: 6th of 7 by validation error.
+  a.objectives = {Objective::val_error};
+  EXPECT_TRUE(a.should_stop(2, 0.55, 100, h, {{"flash_bytes", 3000.0}}));
+}
+
 TEST(Strategies, ProposeArchsInsideTheSpace) {
   SearchSpace s = SearchSpace::preset("tiny");
   s.input_features = 3;

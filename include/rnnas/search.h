@@ -69,14 +69,21 @@ std::unique_ptr<Strategy> make_strategy(const std::string& name, const StrategyC
 std::vector<std::string> strategy_names();
 
 // ---- Multi-fidelity: asynchronous successive halving (ASHA, Li et al. 2020) ----
-// Rungs at epochs min_epochs * eta^k. A trial reaching a rung continues only if its validation error
-// there is in the best 1/eta of all trials that reached that rung (judged once eta trials have).
+// Rungs at epochs min_epochs * eta^k. A trial reaching a rung goes on only if it is in the best 1/eta of
+// the trials that reached that rung (judged once eta trials have). With one
+// objective (val_error) "best" is the lowest validation error. With hardware objectives as well
+// (`objectives`, e.g. val_error and flash_bytes) it is multi-objective ASHA (Schmucker et al. 2021): the
+// rung's points (validation error at the rung, costs) are ranked by non-dominated sorting, ties by
+// validation error, so a small model on the rung's front goes on even when larger ones are more accurate.
 struct Asha {
   int min_epochs = 2;
   double eta = 3;
   int max_epochs = 0;  // > 0: no rung at or beyond the last epoch (nothing left to save there)
+  std::vector<Objective> objectives;  // empty or val_error alone: single-objective
   bool is_rung(int epoch) const;
-  bool should_stop(int epoch, double val_error, int64_t trial, const std::vector<Trial>& history) const;
+  // costs: the trial's own cost-model figures (flash_bytes, ...), for the hardware objectives.
+  bool should_stop(int epoch, double val_error, int64_t trial, const std::vector<Trial>& history,
+                   const std::map<std::string, double>& costs = {}) const;
 };
 
 // ---- The search loop ----

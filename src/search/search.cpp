@@ -232,6 +232,7 @@ SearchResult run_search(const SearchOptions& o_in) {
   asha.min_epochs = o.asha_min_epochs;
   asha.eta = o.asha_eta;
   asha.max_epochs = o.train.epochs;
+  asha.objectives = o.objectives;  // multi-objective promotion with hardware objectives
   if (asha.min_epochs < 1 || !(asha.eta > 1))
     throw Error(fmt::format("search: ASHA needs min epochs >= 1 and eta > 1 (got {}, {})", asha.min_epochs, asha.eta));
   const std::string models_dir = fs::path(trial_model_path(store->location(), o.study, 0)).parent_path().string();
@@ -432,6 +433,7 @@ SearchResult run_search(const SearchOptions& o_in) {
       topt.seed = seed;
       bool pruned = false, interrupted = false;
       std::string prune_reason;
+      const std::map<std::string, double> costs = cost_map(cost);
       topt.on_epoch = [&](const nn::EpochReport& r) {
         const double err = r.val.error();
         store->report(sid, number, r.epoch, std::isfinite(err) ? err : 1e300);
@@ -439,17 +441,18 @@ SearchResult run_search(const SearchOptions& o_in) {
           interrupted = true;
           return false;
         }
-        if (o.asha && asha.is_rung(r.epoch) && asha.should_stop(r.epoch, err, number, store->trials(sid))) {
+        if (o.asha && asha.is_rung(r.epoch) &&
+            asha.should_stop(r.epoch, err, number, store->trials(sid), costs)) {
           pruned = true;
-          prune_reason = fmt::format("ASHA: val_error {:.4f} at epoch {} not in the best 1/{} of its rung", err, r.epoch,
-                                     asha.eta);
+          prune_reason =
+              fmt::format("ASHA: val_error {:.4f} at epoch {} not in the best 1/{} of its rung{}", err,
+                          r.epoch, asha.eta, o.objectives.size() > 1 ? " (Pareto rank, then val_error)" : "");
           return false;
         }
         return true;
       };
       const double tstart = now_seconds();
       std::map<std::string, double> metrics;
-      const std::map<std::string, double> costs = cost_map(cost);
       TrialState state = TrialState::complete;
       std::string reason;
       try {

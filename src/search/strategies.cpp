@@ -127,16 +127,49 @@ bool Asha::is_rung(int epoch) const {
   return std::abs(rung - epoch) <= 1e-9;
 }
 
-bool Asha::should_stop(int epoch, double val_error, int64_t trial, const std::vector<Trial>& history) const {
+bool Asha::should_stop(int epoch, double val_error, int64_t trial, const std::vector<Trial>& history,
+                       const std::map<std::string, double>& costs) const {
   if (!is_rung(epoch)) return false;
-  std::vector<double> at_rung;
-  for (const auto& t : history)
-    if (t.number != trial && static_cast<int>(t.curve.size()) >= epoch) at_rung.push_back(t.curve[epoch - 1]);
-  at_rung.push_back(val_error);
+  // The other objectives: costs known before training (val_error is the rung's own figure).
+  std::vector<Objective> others;
+  for (Objective o : objectives)
+    if (o != Objective::val_error) others.push_back(o);
+  std::vector<std::vector<double>> at_rung;
+  for (const auto& t : history) {
+    if (t.number == trial || static_cast<int>(t.curve.size()) < epoch) continue;
+    std::vector<double> p = {t.curve[epoch - 1]};
+    for (Objective o : others) p.push_back(objective_value(t, o));
+    at_rung.push_back(std::move(p));
+  }
+  std::vector<double> mine = {val_error};
+  for (Objective o : others) {
+    const auto it = costs.find(std::string(to_string(o)));
+    mine.push_back(it == costs.end() ? std::numeric_limits<double>::infinity() : it->second);
+  }
+  at_rung.push_back(mine);
   if (static_cast<double>(at_rung.size()) < eta) return false;
-  std::sort(at_rung.begin(), at_rung.end());
   const auto keep = static_cast<size_t>(std::max(1.0, std::floor(static_cast<double>(at_rung.size()) / eta)));
-  return val_error > at_rung[keep - 1];
+  const size_t me = at_rung.size() - 1;
+  size_t ahead = 0;      // points strictly better than this trial
+  if (others.empty()) {  // one objective: the validation error
+    for (size_t i = 0; i < me; ++i) ahead += at_rung[i][0] < at_rung[me][0];
+    return ahead >= keep;
+  }
+  // NSGA-II's order (Pareto rank, then crowding distance: the rank's extremes first), then validation error.
+  const std::vector<int> rank = pareto_ranks(at_rung);
+  std::vector<size_t> same;
+  std::vector<std::vector<double>> sub;
+  for (size_t i = 0; i <= me; ++i)
+    if (rank[i] == rank[me]) {
+      same.push_back(i);
+      sub.push_back(at_rung[i]);
+    }
+  const std::vector<double> cd = crowding(sub);
+  const double my_cd = cd.back();  // me is the last of my rank
+  for (size_t i = 0; i < me; ++i) ahead += rank[i] < rank[me];
+  for (size_t k = 0; k + 1 < same.size(); ++k)
+    ahead += cd[k] > my_cd || (cd[k] == my_cd && at_rung[same[k]][0] < at_rung[me][0]);
+  return ahead >= keep;
 }
 
 }  // namespace rnnas::search

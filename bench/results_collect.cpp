@@ -184,15 +184,15 @@ int main(int argc, char** argv) {
           "RAM B | instructions | est. ms | est. uJ | bit-exact | search |\n";
     md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& r : rows) {
-      const std::string metric = r.value < 0 ? (r.note.empty() ? "-" : r.note)
-                                             : (r.metric == "test_rmse" ? fmt::format("RMSE {:.4g}", r.value)
-                                                                        : fmt::format("{:.2f}%", 100 * r.value));
-      const std::string host = r.host_value < 0 ? "" : (r.metric == "test_rmse" ? fmt::format("{:.4g}", r.host_value)
-                                                                                : fmt::format("{:.2f}%", 100 * r.host_value));
+      // An RMSE (optionally labelled) or an accuracy in percent, as the experiment's metric is.
+      const bool rmse = r.metric == "test_rmse";
+      auto shown = [&](double v, bool label) {
+        return rmse ? (label ? "RMSE " : "") + fmt::format("{:.4g}", v) : fmt::format("{:.2f}%", 100 * v);
+      };
+      const std::string metric = r.value < 0 ? (r.note.empty() ? "-" : r.note) : shown(r.value, true);
+      const std::string host = r.host_value < 0 ? "" : shown(r.host_value, false);
       const std::string model = r.source == "baseline" ? "baseline" : (r.chosen ? "**chosen**" : "front");
-      const std::string val = r.val_error < 0 ? ""
-                              : (r.metric == "test_rmse" ? fmt::format("RMSE {:.4g}", r.val_error)
-                                                         : fmt::format("{:.2f}%", 100 * (1 - r.val_error)));
+      const std::string val = r.val_error < 0 ? "" : shown(rmse ? r.val_error : 1 - r.val_error, true);
       const std::string search =
           r.source == "baseline" ? "" : fmt::format("{:.0f} min, {} trials, {}", r.minutes, r.trials, r.strategy);
       md << fmt::format("| {} | {} | {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.target,

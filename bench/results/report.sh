@@ -42,8 +42,8 @@ out=docs/RESULTS.md
   echo
   echo "## Goals"
   echo
-  # The Pareto front is selected on validation; the model reported is the best of the deployed front on the
-  # test split (results_collect's "chosen"), so the figure is optimistic by that choice.
+  # The headline is each search's "chosen" model (results_collect: picked on validation) or a baseline; the
+  # best deployed model on the test split follows as a diagnostic, since it is picked on test.
   python3 - <<'PY'
 import csv, os
 def rows(exp):

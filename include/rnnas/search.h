@@ -70,11 +70,12 @@ std::vector<std::string> strategy_names();
 
 // ---- Multi-fidelity: asynchronous successive halving (ASHA, Li et al. 2020) ----
 // Rungs at epochs min_epochs * eta^k. A trial reaching a rung goes on only if it is in the best 1/eta of
-// the trials that reached that rung (judged once eta trials have). With one
-// objective (val_error) "best" is the lowest validation error. With hardware objectives as well
-// (`objectives`, e.g. val_error and flash_bytes) it is multi-objective ASHA (Schmucker et al. 2021): the
-// rung's points (validation error at the rung, costs) are ranked by non-dominated sorting, ties by
-// validation error, so a small model on the rung's front goes on even when larger ones are more accurate.
+// the trials that reached that rung (judged once eta trials have). With one objective (val_error) "best"
+// is the lowest validation error. With hardware objectives as well (`objectives`, e.g. val_error and
+// flash_bytes) it is multi-objective ASHA (Schmucker et al. 2021): the rung's points (validation error at
+// the rung, costs) are ordered as NSGA-II orders a population (Pareto rank, then crowding distance, then
+// validation error), so a small model at the rung front's extreme goes on even when larger ones are more
+// accurate.
 struct Asha {
   int min_epochs = 2;
   double eta = 3;

@@ -141,12 +141,11 @@ bool Asha::should_stop(int epoch, double val_error, int64_t trial, const std::ve
     for (Objective o : others) p.push_back(objective_value(t, o));
     at_rung.push_back(std::move(p));
   }
+  Trial self;  // this trial's own point: its validation error now, its costs
+  self.costs = costs;
   std::vector<double> mine = {val_error};
-  for (Objective o : others) {
-    const auto it = costs.find(std::string(to_string(o)));
-    mine.push_back(it == costs.end() ? std::numeric_limits<double>::infinity() : it->second);
-  }
-  at_rung.push_back(mine);
+  for (Objective o : others) mine.push_back(objective_value(self, o));
+  at_rung.push_back(std::move(mine));
   if (static_cast<double>(at_rung.size()) < eta) return false;
   const auto keep = static_cast<size_t>(std::max(1.0, std::floor(static_cast<double>(at_rung.size()) / eta)));
   const size_t me = at_rung.size() - 1;

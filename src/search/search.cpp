@@ -446,7 +446,7 @@ SearchResult run_search(const SearchOptions& o_in) {
           pruned = true;
           prune_reason =
               fmt::format("ASHA: val_error {:.4f} at epoch {} not in the best 1/{} of its rung{}", err,
-                          r.epoch, asha.eta, o.objectives.size() > 1 ? " (Pareto rank, then val_error)" : "");
+                          r.epoch, asha.eta, o.objectives.size() > 1 ? " (Pareto rank, crowding, then val_error)" : "");
           return false;
         }
         return true;

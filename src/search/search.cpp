@@ -444,9 +444,9 @@ SearchResult run_search(const SearchOptions& o_in) {
         if (o.asha && asha.is_rung(r.epoch) &&
             asha.should_stop(r.epoch, err, number, store->trials(sid), costs)) {
           pruned = true;
-          prune_reason =
-              fmt::format("ASHA: val_error {:.4f} at epoch {} not in the best 1/{} of its rung{}", err,
-                          r.epoch, asha.eta, o.objectives.size() > 1 ? " (Pareto rank, crowding, then val_error)" : "");
+          prune_reason = fmt::format(
+              "ASHA: val_error {:.4f} at epoch {} not in the best 1/{} of its rung{}", err, r.epoch, asha.eta,
+              o.objectives.size() > 1 ? " (Pareto rank, crowding, then val_error)" : "");
           return false;
         }
         return true;

@@ -30,7 +30,7 @@ out=${RESULTS_OUT:-out/results}
 case "$exp" in
   uci-har)       spec="uci-har:$data/hapt";           minutes=15; epochs=30; base=32 ;;
   fsdd)          spec="fsdd:$data/fsdd";              minutes=10; epochs=30; base=32 ;;
-  cmapss)        spec="cmapss:$data/cmapss,fd=1";     minutes=12; epochs=30; base=32 ;;
+  cmapss)        spec="cmapss:$data/cmapss,fd=1,window=40"; minutes=12; epochs=30; base=32 ;;
   fashion-mnist) spec="fashion-mnist";                minutes=10; epochs=10; base=64 ;;
   adding)        spec="adding:T=100,n=4000";          minutes=6;  epochs=20; base=32 ;;
   motion)        spec="motion:difficulty=0.8";        minutes=6;  epochs=20; base=32 ;;

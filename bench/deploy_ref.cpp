@@ -2,7 +2,8 @@
 // LSTM(20) -> dense(10) on the Cortex-M4 board (mps2-an386). TensorFlow Lite Micro + CMSIS-NN needed
 // 570,445 instructions per inference, 78.6 KB of code and 4.0 KB arena + 1.3 KB stack. Goal: at most
 // 230,000 instructions, 20 KB flash for model + runtime, 2.5 KB RAM including stack.
-//   BENCH deploy_ref target=cortex-m4 instructions=... flash_bytes=... ram_bytes=... ref_instructions=570445 ratio=...
+//   BENCH deploy_ref target=cortex-m4 weights=int8|int16 instructions=... flash_bytes=... ram_bytes=...
+//         ref_instructions=570445 ratio=...
 // The model is trained briefly on row-wise Fashion-MNIST (28 rows of 28 pixels) so that its int8 path
 // sees realistic activations; the instruction count does not depend on the weights beyond saturation.
 #include <fmt/format.h>
@@ -31,17 +32,21 @@ int main(int argc, char** argv) {
     o.lr = 3e-3;
     nn::TrainResult r = nn::train(Arch::parse("lstm:20|head=last"), ds, o);
     const quant::QModel q = quant::quantize(r.model, ds.train);
-    deploy::DeployOptions d;
-    d.dir = dir;
-    d.limit = sequences;
-    const deploy::DeployResult m = deploy::deploy(q, hw::load_target("nrf52840"), ds.test, d);
-    fmt::print("{}", m.to_string());
-    constexpr double kRefInstructions = 570445;
-    fmt::print("BENCH deploy_ref target=cortex-m4 instructions={:.0f} flash_bytes={} ram_bytes={} "
-               "ref_instructions={:.0f} ratio={:.3f} goal_instructions=230000 goal_flash_bytes=20480 goal_ram_bytes=2560 "
-               "bit_exact={}\n",
-               m.instructions_mean, m.flash_model + m.flash_runtime, m.ram_bytes(), kRefInstructions,
-               kRefInstructions / m.instructions_mean, m.bit_exact() ? 1 : 0);
+    // Both weight layouts: int8 (the default) and 16-bit (rnnas deploy --weights16).
+    for (const bool w16 : {false, true}) {
+      deploy::DeployOptions d;
+      d.dir = dir + (w16 ? "-w16" : "");
+      d.limit = sequences;
+      d.weights16 = w16;
+      const deploy::DeployResult m = deploy::deploy(q, hw::load_target("nrf52840"), ds.test, d);
+      fmt::print("{}", m.to_string());
+      constexpr double kRefInstructions = 570445;
+      fmt::print("BENCH deploy_ref target=cortex-m4 weights={} instructions={:.0f} flash_bytes={} ram_bytes={} "
+                 "ref_instructions={:.0f} ratio={:.3f} goal_instructions=230000 goal_flash_bytes=20480 "
+                 "goal_ram_bytes=2560 bit_exact={}\n",
+                 w16 ? "int16" : "int8", m.instructions_mean, m.flash_model + m.flash_runtime, m.ram_bytes(),
+                 kRefInstructions, kRefInstructions / m.instructions_mean, m.bit_exact() ? 1 : 0);
+    }
     return 0;
   } catch (const Error& e) {
     fmt::print(stderr, "deploy_ref: {}\n", e.what());

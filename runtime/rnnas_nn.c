@@ -143,6 +143,18 @@ RNNAS_INLINE void unpack_x(const int8_t *x, int32_t n4, uint32_t *xe) {
   }
 }
 
+/* unpack_x() of all cols columns, the last chunk padded with zeros (the w16 layout's column padding). */
+RNNAS_INLINE void unpack_x_pad(const int8_t *x, int32_t cols, uint32_t *xe) {
+  const int32_t n4 = cols & ~3;
+  unpack_x(x, n4, xe);
+  if (cols & 3) {
+    int8_t t[4] = {0, 0, 0, 0};
+    int32_t i;
+    for (i = 0; i < (cols & 3); ++i) t[i] = x[n4 + i];
+    unpack_x(t, 4, xe + n4 / 2);
+  }
+}
+
 /* One assembly instruction per line. */
 /* clang-format off */
 /* requant() of accumulator REG in 8 instructions when the multiplier is below 1/4 (shift >= 33, the usual
@@ -335,6 +347,77 @@ __attribute__((naked, noinline)) static void pass4(
       "pop {r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
       RNNAS_RQ_SLOW("r4", "1") RNNAS_RQ_SLOW("r5", "2") RNNAS_RQ_SLOW("r6", "3") RNNAS_RQ_SLOW("r7", "4"));
 }
+
+/* pass4() for the w16 layout (rnnas_nn.h): rows [0, 4 groups) of w (chunks 4-column chunks, zero-padded)
+ * times the unpacked, zero-padded input xe, stored by mode like pass4(). Per 4 rows and 4 columns: one LDRD
+ * of the input pairs, two LDM of 4 weight words (one row each) and 8 SMLAD: 13 instructions per 16 MACs,
+ * with no sign extension and no remainder columns. Registers: r0 the weights (the blocks are contiguous),
+ * r3 the chunk count, r12 the input cursor, r1 r2 r10 r11 the weight words, r4-r7 the accumulators.
+ * The push keeps chunks at sp and xe at sp + 4; stack arguments from sp + 48: mult, shift, bias (or NULL),
+ * out, groups, mode, lo, hi. */
+__attribute__((naked, noinline)) static void pass16(
+    RNNAS_UNUSED const int16_t* w, RNNAS_UNUSED int32_t chunks, RNNAS_UNUSED const uint32_t* xe,
+    RNNAS_UNUSED int32_t unused, RNNAS_UNUSED const int32_t* mult, RNNAS_UNUSED const int8_t* shift,
+    RNNAS_UNUSED const int32_t* bias, RNNAS_UNUSED void* out, RNNAS_UNUSED int32_t groups,
+    RNNAS_UNUSED int32_t mode, RNNAS_UNUSED int32_t lo, RNNAS_UNUSED int32_t hi) {
+  __asm__ volatile(
+      "push {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t" /* 48 bytes: 8-byte aligned */
+      "0:\n\t"                                                       /* next 4 rows: the bias, or zero */
+      "ldr r12, [sp, #56]\n\t"
+      "cmp r12, #0\n\t"
+      "beq 1f\n\t"
+      "ldm r12!, {r4, r5, r6, r7}\n\t"
+      "str r12, [sp, #56]\n\t"
+      "b 2f\n\t"
+      "1:\n\t"
+      "movs r4, #0\n\t"
+      "movs r5, #0\n\t"
+      "movs r6, #0\n\t"
+      "movs r7, #0\n\t"
+      "2:\n\t"
+      "ldrd r3, r12, [sp]\n\t"
+      "3:\n\t"
+      "ldrd r8, r9, [r12], #8\n\t"
+      "ldm r0!, {r1, r2, r10, r11}\n\t"
+      "smlad r4, r1, r8, r4\n\t"
+      "smlad r5, r2, r8, r5\n\t"
+      "smlad r6, r10, r8, r6\n\t"
+      "smlad r7, r11, r8, r7\n\t"
+      "ldm r0!, {r1, r2, r10, r11}\n\t"
+      "smlad r4, r1, r9, r4\n\t"
+      "smlad r5, r2, r9, r5\n\t"
+      "smlad r6, r10, r9, r6\n\t"
+      "smlad r7, r11, r9, r7\n\t"
+      "subs r3, r3, #1\n\t"
+      "bne 3b\n\t"
+      "ldrd r8, r9, [sp, #48]\n\t"
+      RNNAS_RQ("r4", "1") RNNAS_RQ("r5", "2") RNNAS_RQ("r6", "3") RNNAS_RQ("r7", "4")
+      "strd r8, r9, [sp, #48]\n\t"
+      "ldr r12, [sp, #60]\n\t" /* out, by mode */
+      "ldr r11, [sp, #68]\n\t"
+      "cmp r11, #1\n\t"
+      "blt 4f\n\t"
+      "bgt 12f\n\t"
+      "ldm r12, {r8, r9, r11, lr}\n\t"
+      "add r4, r4, r8\n\t"
+      "add r5, r5, r9\n\t"
+      "add r6, r6, r11\n\t"
+      "add r7, r7, lr\n\t"
+      "4:\n\t"
+      "stm r12!, {r4, r5, r6, r7}\n\t"
+      "b 13f\n\t"
+      "12:\n\t"
+      "ldrd r8, r9, [sp, #72]\n\t"
+      RNNAS_CLAMP8("r4") RNNAS_CLAMP8("r5") RNNAS_CLAMP8("r6") RNNAS_CLAMP8("r7")
+      "13:\n\t"
+      "str r12, [sp, #60]\n\t"
+      "ldr r10, [sp, #64]\n\t"
+      "subs r10, r10, #1\n\t"
+      "str r10, [sp, #64]\n\t"
+      "bne 0b\n\t"
+      "pop {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
+      RNNAS_RQ_SLOW("r4", "1") RNNAS_RQ_SLOW("r5", "2") RNNAS_RQ_SLOW("r6", "3") RNNAS_RQ_SLOW("r7", "4"));
+}
 /* clang-format on */
 #endif
 
@@ -349,11 +432,17 @@ RNNAS_INLINE void put_row(void *out, int32_t r, int32_t v, int mode, int32_t lo,
 static rnnas_mat_s8 mat_rows(const rnnas_mat_s8 *m, int32_t r0, int32_t n) {
   rnnas_mat_s8 v = *m;
   v.rows = n;
-  v.w = m->w + (size_t)r0 * (size_t)m->cols;
+  if (m->w16)
+    v.w16 = m->w16 + (size_t)(r0 >> 2) * (size_t)((m->cols + 3) >> 2) * 16u; /* r0 is a multiple of 4 */
+  else
+    v.w = m->w + (size_t)r0 * (size_t)m->cols;
   v.mult = m->mult + r0;
   v.shift = m->shift + r0;
   return v;
 }
+
+/* Columns of m the unpacked input holds: all of them, padded, for w16; the multiple of 4 for w. */
+RNNAS_INLINE int32_t xe_cols(const rnnas_mat_s8 *m) { return m->w16 ? (m->cols + 3) & ~3 : m->cols & ~3; }
 
 /* out = requant(A x + bias), plus requant(B y) when B (as many rows as A) is given, stored by put_row();
  * xe holds the unpacked inputs on the DSP path. A layer's input and recurrent products thus take one pass,
@@ -362,6 +451,10 @@ RNNAS_INLINE void matvec_into(const rnnas_mat_s8 *a, const int8_t *x, const rnna
                               const int32_t *bias, void *out, int mode, int32_t lo, int32_t hi, uint32_t *xe) {
   const int32_t rows = a->rows;
   int32_t r = 0;
+  if (a->w16 || (b && b->w16)) {
+    (a->w16 ? a->matvec16 : b->matvec16)(a, x, b, y, bias, out, mode, lo, hi, xe);
+    return;
+  }
 #if RNNAS_DSP
   const int32_t na = a->cols & ~3, nb = b ? b->cols & ~3 : 0;
   if (na + nb <= RNNAS_XE_COLS && rows >= 4 && !(b && mode == 2)) {
@@ -386,6 +479,83 @@ RNNAS_INLINE void matvec_into(const rnnas_mat_s8 *a, const int8_t *x, const rnna
   }
 }
 
+/* acc + row r of m times x, in either layout. */
+RNNAS_INLINE int32_t row_dot(const rnnas_mat_s8 *m, int32_t r, const int8_t *x, int32_t acc) {
+  if (m->w16) {
+    /* Column c of row r: chunk c / 4, word (c & 1) * 4 + r % 4, half (c >> 1) & 1. */
+    const int16_t *blk = m->w16 + (size_t)(r >> 2) * (size_t)((m->cols + 3) >> 2) * 16u + 2 * (r & 3);
+    int32_t c;
+    for (c = 0; c < m->cols; ++c) acc += (int32_t)blk[(c >> 2) * 16 + (c & 1) * 8 + ((c >> 1) & 1)] * x[c];
+    return acc;
+  }
+  return dot_s8(m->w + (size_t)r * (size_t)m->cols, x, m->cols, acc);
+}
+
+#if RNNAS_DSP
+/* acc + row r of a w16 matrix times the unpacked input: per chunk, the row's two words by the two pairs. */
+RNNAS_INLINE int32_t row_dot16(const rnnas_mat_s8 *m, int32_t r, const uint32_t *xe, int32_t acc) {
+  const int32_t chunks = (m->cols + 3) >> 2;
+  const int16_t *w = m->w16 + ((size_t)(r >> 2) * (size_t)chunks * 8u + (size_t)(r & 3)) * 2u;
+  int32_t k;
+  for (k = 0; k < chunks; ++k, w += 16, xe += 2) {
+    uint32_t w02, w13;
+    memcpy(&w02, w, 4);
+    memcpy(&w13, w + 8, 4);
+    acc = __smlad(w02, xe[0], acc);
+    acc = __smlad(w13, xe[1], acc);
+  }
+  return acc;
+}
+#endif
+
+void rnnas_matvec16(const rnnas_mat_s8 *a, const int8_t *x, const rnnas_mat_s8 *b, const int8_t *y,
+                    const int32_t *bias, void *out, int32_t mode, int32_t lo, int32_t hi, uint32_t *xe) {
+  const int32_t rows = a->rows;
+  int32_t r = 0;
+#if RNNAS_DSP
+  const int32_t na = xe_cols(a), nb = b ? xe_cols(b) : 0;
+  /* The inputs unpacked once; whole 4-row groups in assembly (LDM needs word-aligned weights: the generated
+   * arrays are), the other rows by row_dot16(). */
+  if (a->w16 && (!b || b->w16) && na + nb <= RNNAS_XE_COLS &&
+      !(((uintptr_t)a->w16 | (b ? (uintptr_t)b->w16 : 0u)) & 3u)) {
+    uint32_t *eb = xe + na / 2;
+    unpack_x_pad(x, a->cols, xe);
+    if (b) unpack_x_pad(y, b->cols, eb);
+    if (!(b && mode == 2)) {
+      const int32_t g = rows >> 2, rest = rows & 3;
+      if (g) {
+        pass16(a->w16, na / 4, xe, 0, a->mult, a->shift, bias, out, g, mode, lo, hi);
+        if (b) pass16(b->w16, nb / 4, eb, 0, b->mult, b->shift, NULL, out, g, 1, 0, 0);
+      }
+      if (rest) {
+        /* The last group with its zero padding rows (whose mult and shift arrays, and the head's biases, the
+         * generated code pads too), into t, then its real rows. */
+        int32_t t[4], i;
+        const int32_t r0 = g * 4;
+        pass16(a->w16 + (size_t)r0 * (size_t)na, na / 4, xe, 0, a->mult + r0, a->shift + r0, bias ? bias + r0 : NULL, t,
+               1, 0, 0, 0);
+        if (b) pass16(b->w16 + (size_t)r0 * (size_t)nb, nb / 4, eb, 0, b->mult + r0, b->shift + r0, NULL, t, 1, 1, 0, 0);
+        for (i = 0; i < rest; ++i) put_row(out, r0 + i, t[i], mode, lo, hi);
+      }
+      return;
+    }
+    for (; r < rows; ++r) {
+      int32_t v = requant(row_dot16(a, r, xe, bias ? bias[r] : 0), a->mult[r], a->shift[r]);
+      if (b) v += requant(row_dot16(b, r, eb, 0), b->mult[r], b->shift[r]);
+      put_row(out, r, v, mode, lo, hi);
+    }
+    return;
+  }
+#else
+  (void)xe;
+#endif
+  for (; r < rows; ++r) {
+    int32_t v = requant(row_dot(a, r, x, bias ? bias[r] : 0), a->mult[r], a->shift[r]);
+    if (b) v += requant(row_dot(b, r, y, 0), b->mult[r], b->shift[r]);
+    put_row(out, r, v, mode, lo, hi);
+  }
+}
+
 /* matvec_into() with its scratch. Every product of a model goes through here, so the stack's peak does
  * not depend on the architecture. When A and B together are too long for the scratch, B is added in a
  * second pass; a matrix wider than the scratch uses the one-row loop. */
@@ -393,7 +563,7 @@ static void matvec(const rnnas_mat_s8 *a, const int8_t *x, const rnnas_mat_s8 *b
                    void *out, int mode, int32_t lo, int32_t hi) {
 #if RNNAS_DSP
   uint32_t xe[RNNAS_XE_COLS / 2];
-  int split = b && (a->cols & ~3) + (b->cols & ~3) > RNNAS_XE_COLS;
+  int split = b && xe_cols(a) + xe_cols(b) > RNNAS_XE_COLS;
 #else
   uint32_t *xe = NULL;
   int split = 0;
@@ -532,7 +702,7 @@ rnnas_status rnnas_cell_step_s8(const rnnas_layer_s8 *l, const int8_t *x, int16_
 
 static int model_ok(const rnnas_model_s8 *m) {
   int32_t i;
-  if (!m || !m->layers || !m->in_scale || !m->in_offset || !m->out_w.w || m->features < 1 || m->outputs < 1 ||
+  if (!m || !m->layers || !m->in_scale || !m->in_offset || (!m->out_w.w && !m->out_w.w16) || m->features < 1 || m->outputs < 1 ||
       m->stride < 1 || m->num_layers < 1 || m->num_layers > 4)
     return 0;
   for (i = 0; i < m->num_layers; ++i) {

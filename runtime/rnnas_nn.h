@@ -47,13 +47,35 @@ typedef enum {
 /** How the head reads the last layer: its state after the last step, or the mean over steps. */
 typedef enum { RNNAS_HEAD_LAST = 0, RNNAS_HEAD_MEAN = 1 } rnnas_head;
 
-/** An int8 matrix with one requantisation (multiplier, shift) per row. */
-typedef struct {
+/* Generated 16-bit weight arrays are word-aligned (the assembly loads them with LDM; misaligned ones take
+ * the portable loop). Compilers without the GNU attribute: align them by their own means. */
+#if defined(__GNUC__) || defined(__clang__)
+#define RNNAS_ALIGN4 __attribute__((aligned(4)))
+#else
+#define RNNAS_ALIGN4
+#endif
+
+struct rnnas_mat_s8;
+/** The kernels of 16-bit weight matrices (internal: generated code stores rnnas_matvec16 in those
+ * matrices, so that firmware without them does not link their code). */
+typedef void (*rnnas_matvec16_fn)(const struct rnnas_mat_s8 *a, const int8_t *x, const struct rnnas_mat_s8 *b,
+                                  const int8_t *y, const int32_t *bias, void *out, int32_t mode, int32_t lo,
+                                  int32_t hi, uint32_t *scratch);
+
+/** An int8 matrix with one requantisation (multiplier, shift) per row. Its weights are stored one of two
+ * ways: `w` (int8, row-major), or `w16` (the same int8 values widened to 16 bits, for the DSP kernels:
+ * 4-row blocks of 4-column chunks, each chunk 8 words: rows 0-3 of the column pairs (c0, c2), then rows 0-3
+ * of (c1, c3); rows and columns padded with zeros to multiples of 4). The other pointer is NULL. Twice the
+ * weight flash for about a third fewer instructions on Cortex-M4/M7. Row ranges of a w16 matrix (GRU gates,
+ * low-rank factors) must start at multiples of 4. */
+typedef struct rnnas_mat_s8 {
   int32_t rows;          /**< output rows */
   int32_t cols;          /**< input length */
-  const int8_t *w;       /**< rows x cols, row-major */
+  const int8_t *w;       /**< rows x cols, row-major (or NULL: w16) */
   const int32_t *mult;   /**< per row: multiplier, below 2^31 (in [2^30, 2^31) unless tiny) */
   const int8_t *shift;   /**< per row: right shift, 1 .. 62 */
+  const int16_t *w16;    /**< blocked 16-bit layout (or NULL: w) */
+  rnnas_matvec16_fn matvec16; /**< rnnas_matvec16 with w16, else NULL */
 } rnnas_mat_s8;
 
 /** y = W x with W full (rank 0: `a` is W) or factorised W = W1 W2 (`a` = W1 [rows x rank],
@@ -133,6 +155,11 @@ void rnnas_matvec_s8_q(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *bi
 /** out[r] = clamp(requant(sum_c W[r][c] x[c] + bias[r]), lo, hi) as int8 (lo, hi within -128 .. 127). */
 void rnnas_matvec_s8_s8(const rnnas_mat_s8 *m, const int8_t *x, const int32_t *bias, int8_t *out, int32_t lo,
                         int32_t hi);
+/** The products of matrices with 16-bit weights (either or both of a and b; internal, see rnnas_mat_s8):
+ * out = requant(A x + bias) (+ requant(B y)), stored as out = v (mode 0), out += v (1), int8 clamp(v, lo, hi)
+ * (2); scratch: 64 words. */
+void rnnas_matvec16(const rnnas_mat_s8 *a, const int8_t *x, const rnnas_mat_s8 *b, const int8_t *y,
+                    const int32_t *bias, void *out, int32_t mode, int32_t lo, int32_t hi, uint32_t *scratch);
 /** Scratch bytes rnnas_linear_s8_q() needs: the low-rank intermediate (0 for full rank). */
 size_t rnnas_linear_s8_get_buffer_size(const rnnas_linear_s8 *l);
 /** out (+)= requant(W x) in Q12, full or low rank; scratch: rnnas_linear_s8_get_buffer_size() bytes. */

@@ -71,6 +71,39 @@ TEST_P(Boards, SmallModelsRunBitExactAndTheFiguresHoldTogether) {
 
 INSTANTIATE_TEST_SUITE_P(Deploy, Boards, ::testing::Values("samd21", "stm32f103", "nrf52840", "stm32f746"));
 
+// --weights16 on the DSP boards: the same outputs (bit-exact with the host) through the assembly pass, fewer
+// instructions, more weight flash. Rows and columns off multiples of 4, low rank, LSTM, GRU, a dense layer.
+TEST(Deploy, SixteenBitWeightsRunBitExactWithFewerInstructionsOnDspBoards) {
+  if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
+  const Dataset d = load_dataset(kMotion);
+  for (const char* target : {"nrf52840", "stm32f746"}) {
+    const hw::Target t = hw::load_target(target);
+    for (const char* arch : {"lstm:13|head=last", "gru:6,fastgrnn:7:urank=3|head=mean,dense=6"}) {
+      SCOPED_TRACE(fmt::format("{} on {}", arch, target));
+      const quant::QModel q = model(arch, d);
+      deploy::DeployOptions o;
+      o.limit = 6;
+      o.dir = (fs::path(rnnas::test_util::temp_dir()) / fmt::format("rnnas_deploy_w8_{}", target)).string();
+      const deploy::DeployResult r8 = deploy::deploy(q, t, d.test, o);
+      o.weights16 = true;
+      o.dir = (fs::path(rnnas::test_util::temp_dir()) / fmt::format("rnnas_deploy_w16_{}", target)).string();
+      const deploy::DeployResult r16 = deploy::deploy(q, t, d.test, o);
+      EXPECT_TRUE(r8.bit_exact());
+      EXPECT_TRUE(r16.bit_exact()) << r16.mismatches << " sequences differ";
+      // The LSTM's work is its matrices; the small GRU/FastGRNN's is mostly gates and overheads.
+      EXPECT_LT(r16.instructions_mean, (std::string(arch).rfind("lstm", 0) == 0 ? 0.9 : 1.0) * r8.instructions_mean)
+          << r8.instructions_mean;
+      EXPECT_GT(r16.flash_model, r8.flash_model + q.weight_bytes() / 2);
+    }
+  }
+  deploy::DeployOptions o;
+  o.weights16 = true;
+  o.dir = (fs::path(rnnas::test_util::temp_dir()) / "rnnas_deploy_w16_m0").string();
+  const std::string e = test_util::error_of(
+      [&] { deploy::deploy(model("gru:6|head=last", d), hw::load_target("samd21"), d.test, o); });
+  EXPECT_NE(e.find("no DSP extension"), std::string::npos) << e;
+}
+
 TEST(Deploy, OverBudgetFailsWithTheLinkersMessage) {
   if (std::getenv("RNNAS_NO_ARM")) GTEST_SKIP() << "RNNAS_NO_ARM set";
   const Dataset d = load_dataset(kMotion);

@@ -221,40 +221,61 @@ int main(int argc, char **argv) {
 }
 )";
 
-TEST(Export, GeneratedCodeMatchesTheInProcessInt8EvaluationByteForByte) {
-  const fs::path dir = fs::path(rnnas::test_util::temp_dir()) / "rnnas_export_host";
+// Exports q to DIR, compiles it with a host harness and returns its outputs on the test split.
+std::vector<int32_t> run_exported(const quant::QModel& q, const Dataset& d, const std::string& name, bool weights16) {
+  const fs::path dir = fs::path(rnnas::test_util::temp_dir()) / name;
   fs::remove_all(dir);
-  Trained t = train("stride=2|gru:12:wrank=4:urank=4,lstm:8|head=mean,dense=12", kMotion, 4);
-  const quant::QModel q = quant::quantize(t.model, t.data.train);
-  quant::export_c(q, {dir.string(), "model", "a test"});
+  quant::ExportOptions o{dir.string(), "model", "a test"};
+  o.weights16 = weights16;
+  quant::export_c(q, o);
   for (const char* f : {"model.h", "model.c", "model.json", "README.md", "rnnas_nn.c", "rnnas_nn.h", "rnnas_status.c",
                         "rnnas_status.h"})
     EXPECT_TRUE(fs::exists(dir / f)) << f;
   std::ofstream(dir / "main.c") << kHarness;
   {
     std::ofstream in(dir / "in.bin", std::ios::binary);
-    const auto n = static_cast<int32_t>(t.data.test.size());
+    const auto n = static_cast<int32_t>(d.test.size());
     in.write(reinterpret_cast<const char*>(&n), 4);
-    for (const auto& x : t.data.test.x) {
+    for (const auto& x : d.test.x) {
       const auto steps = static_cast<int32_t>(x.rows());
       in.write(reinterpret_cast<const char*>(&steps), 4);
       in.write(reinterpret_cast<const char*>(x.data()), static_cast<std::streamsize>(x.size() * 4));
     }
   }
-  const std::string d = dir.string();
-  ASSERT_EQ(run_cmd(fmt::format("cd {} && gcc -std=c99 -Wall -Wextra -Werror -pedantic -ffp-contract=off -O2 main.c "
-                                "model.c rnnas_nn.c rnnas_status.c -o model_host && ./model_host in.bin out.bin",
-                                d)),
-            "");
+  const std::string err = run_cmd(fmt::format("cd {} && gcc -std=c99 -Wall -Wextra -Werror -pedantic -ffp-contract=off "
+                                              "-O2 main.c model.c rnnas_nn.c rnnas_status.c -o model_host && "
+                                              "./model_host in.bin out.bin",
+                                              dir.string()));
+  EXPECT_EQ(err, "");
   std::ifstream f(dir / "out.bin", std::ios::binary);
-  std::vector<int32_t> host(q.outputs * t.data.test.size());
-  f.read(reinterpret_cast<char*>(host.data()), static_cast<std::streamsize>(host.size() * 4));
-  ASSERT_EQ(f.gcount(), static_cast<std::streamsize>(host.size() * 4));
-  EXPECT_EQ(host, q.run_all(t.data.test));
+  std::vector<int32_t> out(q.outputs * d.test.size());
+  f.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(out.size() * 4));
+  EXPECT_EQ(f.gcount(), static_cast<std::streamsize>(out.size() * 4));
+  return out;
+}
+
+TEST(Export, GeneratedCodeMatchesTheInProcessInt8EvaluationByteForByte) {
+  Trained t = train("stride=2|gru:12:wrank=4:urank=4,lstm:8|head=mean,dense=12", kMotion, 4);
+  const quant::QModel q = quant::quantize(t.model, t.data.train);
+  EXPECT_EQ(run_exported(q, t.data, "rnnas_export_host", false), q.run_all(t.data.test));
   // The arena the generated code declares is the planner's.
-  std::ifstream h(dir / "model.h");
+  std::ifstream h(fs::path(rnnas::test_util::temp_dir()) / "rnnas_export_host" / "model.h");
   const std::string header((std::istreambuf_iterator<char>(h)), {});
   EXPECT_NE(header.find(fmt::format("#define MODEL_ARENA_BYTES {}\n", q.plan.arena_bytes)), std::string::npos);
+}
+
+// The 16-bit blocked weight layout gives the same outputs through the runtime's portable path (the boards'
+// DSP path: tests/deploy_test.cpp). Rows and columns that are not multiples of 4, low-rank factors, a GRU
+// whose gate slices are 4-aligned (H = 6) and one whose are not (H = 5, kept int8), a dense layer and the head.
+TEST(Export, SixteenBitWeightLayoutGivesTheSameOutputs) {
+  Trained t = train("gru:6,lstm:5:urank=3,gru:5:wrank=3|head=mean,dense=7", kMotion, 2);
+  const quant::QModel q = quant::quantize(t.model, t.data.train);
+  EXPECT_EQ(run_exported(q, t.data, "rnnas_export_w16", true), q.run_all(t.data.test));
+  std::ifstream c(fs::path(rnnas::test_util::temp_dir()) / "rnnas_export_w16" / "model.c");
+  const std::string code((std::istreambuf_iterator<char>(c)), {});
+  EXPECT_NE(code.find("static const int16_t l0_w["), std::string::npos);  // gru:6: blocked
+  EXPECT_NE(code.find("static const int8_t l2_w1["), std::string::npos);  // gru:5: sliced at 10, int8
+  EXPECT_NE(code.find("static const int16_t l2_w2["), std::string::npos); // its W2 is not sliced
 }
 
 // Audio: two tones in noise at 8 kHz, through the rnnas front end; the generated code takes the PCM.

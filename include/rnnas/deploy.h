@@ -32,6 +32,7 @@ struct DeployOptions {
   long max_ram_bytes = 0;
   size_t limit = 0;             // test sequences streamed to the device (0: all)
   double timeout_s = 600;       // for the emulator
+  bool weights16 = false;       // quant::ExportOptions::weights16 (Cortex-M4/M7 only)
 };
 
 struct DeployResult {

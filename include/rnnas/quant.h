@@ -105,6 +105,8 @@ struct ExportOptions {
   std::string dir;             // output directory (created)
   std::string prefix = "model";  // file names and C symbol prefix: model.h, model_run(), ...
   std::string source;          // where the model came from (a file or "study S trial N"), for the README
+  bool weights16 = false;      // weights widened to 16 bits in the DSP kernels' blocked layout (rnnas_nn.h):
+                               // fewer instructions on Cortex-M4/M7, twice the weight flash; same outputs
 };
 // Writes <prefix>.h, <prefix>.c (weights as const arrays, one static arena sized by the planner),
 // the runtime sources, README.md and <prefix>.json (a description: shapes, formats, arena plan, sizes).

@@ -18,8 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 
 template <class T>
-std::string c_array(const std::string& type, const std::string& name, const std::vector<T>& v) {
-  std::string s = fmt::format("static const {} {}[{}] = {{", type, name, v.size());
+std::string c_array(const std::string& type, const std::string& name, const std::vector<T>& v,
+                    const std::string& attr = "") {
+  std::string s = fmt::format("static const {} {}[{}]{} = {{", type, name, v.size(), attr);
   for (size_t i = 0; i < v.size(); ++i) {
     if (i % 24 == 0) s += "\n  ";
     s += fmt::format("{},", static_cast<long long>(v[i]));
@@ -55,18 +56,49 @@ std::string c_string(const std::string& v) {
   return s + "\"";
 }
 
-// Emits the arrays of a matrix and returns its C initialiser.
-std::string emit_mat(std::string& out, const std::string& name, const QMat& m) {
-  if (m.w.empty()) return "{0, 0, NULL, NULL, NULL}";
-  out += c_array("int8_t", name, m.w);
-  out += c_array("int32_t", name + "_mult", m.mult);
-  out += c_array("int8_t", name + "_shift", m.shift);
-  return fmt::format("{{{}, {}, {}, {}_mult, {}_shift}}", m.rows, m.cols, name, name, name);
+// The weights of m in the runtime's w16 layout (rnnas_nn.h): 4-row blocks of 4-column chunks, each chunk
+// rows 0-3 of the column pairs (c0, c2), then rows 0-3 of (c1, c3); zero padding to multiples of 4.
+std::vector<int16_t> blocked16(const QMat& m) {
+  const int rows4 = (m.rows + 3) / 4 * 4, chunks = (m.cols + 3) / 4;
+  std::vector<int16_t> v(static_cast<size_t>(rows4) * static_cast<size_t>(chunks) * 4, 0);
+  for (int r = 0; r < m.rows; ++r)
+    for (int c = 0; c < m.cols; ++c)
+      v[static_cast<size_t>(((r / 4) * chunks + c / 4) * 16 + (c & 1) * 8 + (r & 3) * 2 + ((c >> 1) & 1))] =
+          m.w[static_cast<size_t>(r) * static_cast<size_t>(m.cols) + static_cast<size_t>(c)];
+  return v;
 }
 
-std::string emit_linear(std::string& out, const std::string& name, const QLinear& l) {
-  if (l.rank == 0) return fmt::format("{{0, {}, {{0, 0, NULL, NULL, NULL}}}}", emit_mat(out, name, l.a));
-  const std::string a = emit_mat(out, name + "1", l.a), b = emit_mat(out, name + "2", l.b);
+// v padded with `fill` to a multiple of 4 entries (per-row arrays of w16 matrices).
+template <class T>
+std::vector<T> padded4(std::vector<T> v, T fill) {
+  v.resize((v.size() + 3) / 4 * 4, fill);
+  return v;
+}
+
+// Emits the arrays of a matrix and returns its C initialiser; w16: the weights in the blocked 16-bit layout.
+std::string emit_mat(std::string& out, const std::string& name, const QMat& m, bool w16 = false) {
+  if (m.w.empty()) return "{0, 0, NULL, NULL, NULL, NULL, NULL}";
+  if (w16) {
+    // The last, partial 4-row group runs through the assembly too: its padding rows requantise to 0.
+    out += c_array("int16_t", name, blocked16(m), " RNNAS_ALIGN4");
+    out += c_array("int32_t", name + "_mult", padded4(m.mult, 0));
+    out += c_array("int8_t", name + "_shift", padded4(m.shift, int8_t{33}));
+  } else {
+    out += c_array("int8_t", name, m.w);
+    out += c_array("int32_t", name + "_mult", m.mult);
+    out += c_array("int8_t", name + "_shift", m.shift);
+  }
+  return w16 ? fmt::format("{{{}, {}, NULL, {}_mult, {}_shift, {}, rnnas_matvec16}}", m.rows, m.cols, name, name, name)
+             : fmt::format("{{{}, {}, {}, {}_mult, {}_shift, NULL, NULL}}", m.rows, m.cols, name, name, name);
+}
+
+// sliced: the runtime takes row ranges of W (or W1) at 2H (GRU gates), which the w16 layout allows when
+// 2H is a multiple of 4; W2 is never sliced.
+std::string emit_linear(std::string& out, const std::string& name, const QLinear& l, bool w16, bool sliced) {
+  const bool a16 = w16 && !sliced;
+  if (l.rank == 0)
+    return fmt::format("{{0, {}, {{0, 0, NULL, NULL, NULL, NULL, NULL}}}}", emit_mat(out, name, l.a, a16));
+  const std::string a = emit_mat(out, name + "1", l.a, a16), b = emit_mat(out, name + "2", l.b, w16);
   return fmt::format("{{{}, {}, {}}}", l.rank, a, b);
 }
 
@@ -165,7 +197,9 @@ void export_c(const QModel& q, const ExportOptions& opt) {
     const QLayer& l = q.layers[i];
     const rnnas_layer_s8& b = bound.layers[i];
     const std::string n = fmt::format("l{}_", i);
-    const std::string w = emit_linear(arrays, n + "w", l.w), u = emit_linear(arrays, n + "u", l.u);
+    const bool unaligned = l.cell == CellType::gru && (2 * l.width) % 4 != 0;
+    const std::string w = emit_linear(arrays, n + "w", l.w, opt.weights16, unaligned),
+                      u = emit_linear(arrays, n + "u", l.u, opt.weights16, unaligned);
     arrays += c_array("int32_t", n + "bias", l.bias);
     if (!l.bias_hn.empty()) arrays += c_array("int32_t", n + "bias_hn", l.bias_hn);
     layer_inits.push_back(fmt::format(
@@ -175,10 +209,11 @@ void export_c(const QModel& q, const ExportOptions& opt) {
   }
   arrays += c_floats("in_scale", q.in_scale);
   arrays += c_floats("in_offset", q.in_offset);
-  const std::string dense = emit_mat(arrays, "dense_w", q.dense);
-  if (!q.dense_bias.empty()) arrays += c_array("int32_t", "dense_bias", q.dense_bias);
-  const std::string outm = emit_mat(arrays, "out_w", q.out);
-  arrays += c_array("int32_t", "out_bias", q.out_bias);
+  const std::string dense = emit_mat(arrays, "dense_w", q.dense, opt.weights16);
+  const auto bias4 = [&](const std::vector<int32_t>& b) { return opt.weights16 ? padded4(b, 0) : b; };
+  if (!q.dense_bias.empty()) arrays += c_array("int32_t", "dense_bias", bias4(q.dense_bias));
+  const std::string outm = emit_mat(arrays, "out_w", q.out, opt.weights16);
+  arrays += c_array("int32_t", "out_bias", bias4(q.out_bias));
   c += arrays;
   c += fmt::format("\nstatic const rnnas_layer_s8 layers[{}] = {{\n", q.layers.size());
   for (size_t i = 0; i < layer_inits.size(); ++i) c += layer_inits[i] + (i + 1 < layer_inits.size() ? ",\n" : "\n");
@@ -298,6 +333,7 @@ void export_c(const QModel& q, const ExportOptions& opt) {
     buffers.push_back({{"name", b.label()}, {"bytes", b.bytes}, {"offset", b.offset}, {"first", b.first}, {"last", b.last}});
   j["arena"] = {{"bytes", q.plan.arena_bytes}, {"buffers", buffers}};
   j["weight_bytes"] = q.weight_bytes();
+  j["weights16"] = opt.weights16;
 
   // ---- README ----
   const std::string readme = fmt::format(
@@ -313,11 +349,14 @@ void export_c(const QModel& q, const ExportOptions& opt) {
       "/* or a whole window at once: steps x {P}_FEATURES floats, row-major */\n{p}_run(window, steps, out);\n```\n\n"
       "Outputs are int32 fixed point: value = out[k] / 2^{OF} ({kind}). The model was trained on windows of the\n"
       "dataset's length; feed the same number of steps before reading the output.\n\n"
-      "## Figures\n\n- weights: {W} bytes of int8 (plus per-row requantisation and biases)\n- arena: {A} bytes "
+      "## Figures\n\n- weights: {W} int8 values (plus per-row requantisation and biases){w16}\n- arena: {A} bytes "
       "(planned; the buffers and their offsets are in `{p}.json`)\n",
       fmt::arg("p", p), fmt::arg("P", P), fmt::arg("arch", q.arch.to_string()),
       fmt::arg("src", opt.source.empty() ? std::string() : " from " + opt.source), fmt::arg("A", q.plan.arena_bytes),
       fmt::arg("W", q.weight_bytes()), fmt::arg("OF", q.out_frac),
+      fmt::arg("w16", opt.weights16 ? ", stored as 16-bit words in the DSP kernels' blocked layout (twice the "
+                                      "flash, fewer instructions on Cortex-M4/M7)"
+                                    : std::string()),
       fmt::arg("kind", q.task == TaskKind::classification ? "logits; the largest is the class"
                                                           : "regression values in the targets' units"));
 

@@ -418,6 +418,112 @@ __attribute__((naked, noinline)) static void pass16(
       "pop {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
       RNNAS_RQ_SLOW("r4", "1") RNNAS_RQ_SLOW("r5", "2") RNNAS_RQ_SLOW("r6", "3") RNNAS_RQ_SLOW("r7", "4"));
 }
+
+/* tanh_q15() of X (already saturated to 16 bits) into Y, with one temporary A: the pair (t, t1) read with
+ * one unaligned load, weighted by (128 - f, f) = f * 65535 + 128 (the halves do not borrow). r7: the table. */
+#define RNNAS_TANH(x, y, a)            \
+  "eor " y ", " x ", " x ", asr #31\n\t" \
+  "sub " y ", " y ", " x ", asr #31\n\t" \
+  "and " a ", " y ", #127\n\t"          \
+  "lsr " y ", " y ", #7\n\t"            \
+  "ldr " y ", [r7, " y ", lsl #1]\n\t"  \
+  "rsb " a ", " a ", " a ", lsl #16\n\t" \
+  "add " a ", " a ", #128\n\t"          \
+  "smuad " y ", " y ", " a "\n\t"       \
+  "add " y ", " y ", #64\n\t"           \
+  "asr " y ", " y ", #7\n\t"            \
+  "cmp " x ", #0\n\t"                   \
+  "it lt\n\t"                           \
+  "rsblt " y ", " y ", #0\n\t"
+/* sigmoid_q15() of X into Y: sat16((32768 + tanh((sat17(x) + 1) >> 1) + 1) >> 1). */
+#define RNNAS_SIGMOID(x, y, a)         \
+  "ssat " x ", #17, " x "\n\t"          \
+  "add " x ", " x ", #1\n\t"            \
+  "ssat " x ", #16, " x ", asr #1\n\t"  \
+  RNNAS_TANH(x, y, a)                   \
+  "add " y ", " y ", #32768\n\t"        \
+  "add " y ", " y ", #1\n\t"            \
+  "ssat " y ", #16, " y ", asr #1\n\t"
+
+/* The constants of an LSTM layer's step: c = sat16(((f c + 2^14) >> 15) + ((i g + rc) >> sc)); the cell
+ * in Q12 for tanh is ((c << 8) + rr) >> s (the portable code's shift by cf - 12 either way). */
+typedef struct {
+  int32_t rc, sc, rr, s;
+  const int16_t *table;
+} lstm_consts;
+
+/* The LSTM units after the gate products, as the portable loop computes them (then h8 too): first g += bias
+ * (4 at a time), then per unit the three sigmoids, two tanh, the cell and the state, every pointer in a
+ * register. Registers: r0 the i (and at +4H bytes f) pre-activations, r1 g (and o), r2 cell, r3 h, r4 4H,
+ * r5 h8, r6 the count, r7 the tanh table; r8-r12, lr temporaries. Stack arguments from sp + 40 after the
+ * push: h8, H, the constants (copied to sp .. sp + 15 during the loop). */
+__attribute__((naked, noinline)) static void lstm_units(RNNAS_UNUSED int32_t *g, RNNAS_UNUSED const int32_t *bias,
+                                                       RNNAS_UNUSED int16_t *cell, RNNAS_UNUSED int16_t *h,
+                                                       RNNAS_UNUSED int8_t *h8, RNNAS_UNUSED int32_t units,
+                                                       RNNAS_UNUSED const lstm_consts *k) {
+  __asm__ volatile(
+      "push {r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+      "ldr r4, [sp, #44]\n\t"
+      "mov r12, r0\n\t"
+      "1:\n\t" /* g += bias over the 4H pre-activations */
+      "ldm r12, {r5, r6, r7, r8}\n\t"
+      "ldm r1!, {r9, r10, r11, lr}\n\t"
+      "add r5, r5, r9\n\t"
+      "add r6, r6, r10\n\t"
+      "add r7, r7, r11\n\t"
+      "add r8, r8, lr\n\t"
+      "stm r12!, {r5, r6, r7, r8}\n\t"
+      "subs r4, r4, #1\n\t"
+      "bne 1b\n\t"
+      "ldr r12, [sp, #48]\n\t"
+      "ldm r12, {r5, r6, r7, r8, r9}\n\t"
+      "sub sp, sp, #16\n\t"
+      "stm sp, {r5, r6, r7, r8}\n\t"
+      "mov r7, r9\n\t"
+      "ldr r6, [sp, #60]\n\t"
+      "lsl r4, r6, #2\n\t"
+      "add r1, r0, r4, lsl #1\n\t"
+      "ldr r5, [sp, #56]\n\t"
+      "2:\n\t"
+      "ldr r8, [r1, r4]\n\t" /* o */
+      RNNAS_SIGMOID("r8", "lr", "r9")
+      "ldr r8, [r0, r4]\n\t" /* f, times the cell */
+      RNNAS_SIGMOID("r8", "r11", "r9")
+      "ldrsh r9, [r2]\n\t"
+      "mul r11, r11, r9\n\t"
+      "add r11, r11, #16384\n\t"
+      "ldr r8, [r1], #4\n\t" /* g */
+      "ssat r8, #16, r8\n\t"
+      RNNAS_TANH("r8", "r12", "r9")
+      "ldr r8, [r0], #4\n\t" /* i */
+      RNNAS_SIGMOID("r8", "r10", "r9")
+      "mul r12, r10, r12\n\t" /* the cell */
+      "ldrd r8, r9, [sp]\n\t"
+      "add r12, r12, r8\n\t"
+      "asr r12, r12, r9\n\t"
+      "add r12, r12, r11, asr #15\n\t"
+      "ssat r12, #16, r12\n\t"
+      "strh r12, [r2], #2\n\t"
+      "ldrd r8, r9, [sp, #8]\n\t" /* h = o tanh(c) */
+      "add r8, r8, r12, lsl #8\n\t"
+      "asr r8, r8, r9\n\t"
+      "ssat r8, #16, r8\n\t"
+      RNNAS_TANH("r8", "r10", "r9")
+      "mul r10, lr, r10\n\t"
+      "add r10, r10, #16384\n\t"
+      "asr r10, r10, #15\n\t"
+      "strh r10, [r3], #2\n\t"
+      "add r10, r10, #128\n\t" /* h8 = clamp((h + 128) >> 8, -127, 127) */
+      "ssat r10, #8, r10, asr #8\n\t"
+      "cmn r10, #128\n\t"
+      "it eq\n\t"
+      "mvneq r10, #126\n\t"
+      "strb r10, [r5], #1\n\t"
+      "subs r6, r6, #1\n\t"
+      "bne 2b\n\t"
+      "add sp, sp, #16\n\t"
+      "pop {r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
+}
 /* clang-format on */
 #endif
 
@@ -662,6 +768,14 @@ rnnas_status rnnas_cell_step_s8(const rnnas_layer_s8 *l, const int8_t *x, int16_
     case RNNAS_CELL_LSTM: {
       /* Gate pointers and shifts hoisted: 30 - cf is at least 15. */
       const int32_t cf = l->cell_frac, sc = 30 - cf, rc = (int32_t)1 << (29 - cf);
+#if RNNAS_DSP
+      {
+        const int32_t s = cf - 4;
+        const lstm_consts k = {rc, sc, s > 0 ? (int32_t)1 << (s - 1) : 0, s, kTanhQ15};
+        lstm_units(g, l->bias, cell, h, h8, H, &k);
+        return RNNAS_OK;
+      }
+#else
       const int32_t *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
       const int32_t *bi = l->bias, *bf = bi + H, *bg = bi + 2 * H, *bo = bi + 3 * H;
       for (i = 0; i < H; ++i) {
@@ -675,6 +789,7 @@ rnnas_status rnnas_cell_step_s8(const rnnas_layer_s8 *l, const int8_t *x, int16_
         h[i] = (int16_t)((og * tanh_q15(c12) + 16384) >> 15);
       }
       break;
+#endif
     }
     case RNNAS_CELL_FASTRNN:
       for (i = 0; i < H; ++i) {

@@ -348,6 +348,19 @@ __attribute__((naked, noinline)) static void pass4(
       RNNAS_RQ_SLOW("r4", "1") RNNAS_RQ_SLOW("r5", "2") RNNAS_RQ_SLOW("r6", "3") RNNAS_RQ_SLOW("r7", "4"));
 }
 
+/* requant() of REG for w16 matrices, whose stored shift is k = shift - 33 >= 0 (rnnas_nn.h): always the
+ * short path of RNNAS_RQ, 6 instructions. */
+#define RNNAS_RQ16(reg)     \
+  "ldr r10, [r8], #4\n\t"   \
+  "ldrsb r11, [r9], #1\n\t" \
+  "smmul " reg ", " reg     \
+  ", r10\n\t"               \
+  "asr " reg ", " reg       \
+  ", r11\n\t"               \
+  "add " reg ", " reg       \
+  ", #1\n\t"                \
+  "asr " reg ", " reg ", #1\n\t"
+
 /* pass4() for the w16 layout (rnnas_nn.h): rows [0, 4 groups) of w (chunks 4-column chunks, zero-padded)
  * times the unpacked, zero-padded input xe, stored by mode like pass4(). Per 4 rows and 4 columns: one LDRD
  * of the input pairs, two LDM of 4 weight words (one row each) and 8 SMLAD: 13 instructions per 16 MACs,
@@ -391,7 +404,7 @@ __attribute__((naked, noinline)) static void pass16(
       "subs r3, r3, #1\n\t"
       "bne 3b\n\t"
       "ldrd r8, r9, [sp, #48]\n\t"
-      RNNAS_RQ("r4", "1") RNNAS_RQ("r5", "2") RNNAS_RQ("r6", "3") RNNAS_RQ("r7", "4")
+      RNNAS_RQ16("r4") RNNAS_RQ16("r5") RNNAS_RQ16("r6") RNNAS_RQ16("r7")
       "strd r8, r9, [sp, #48]\n\t"
       "ldr r12, [sp, #60]\n\t" /* out, by mode */
       "ldr r11, [sp, #68]\n\t"
@@ -415,8 +428,7 @@ __attribute__((naked, noinline)) static void pass16(
       "subs r10, r10, #1\n\t"
       "str r10, [sp, #64]\n\t"
       "bne 0b\n\t"
-      "pop {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t"
-      RNNAS_RQ_SLOW("r4", "1") RNNAS_RQ_SLOW("r5", "2") RNNAS_RQ_SLOW("r6", "3") RNNAS_RQ_SLOW("r7", "4"));
+      "pop {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
 }
 
 /* tanh_q15() of X (already saturated to 16 bits) into Y, with one temporary A: the pair (t, t1) read with
@@ -585,6 +597,9 @@ RNNAS_INLINE void matvec_into(const rnnas_mat_s8 *a, const int8_t *x, const rnna
   }
 }
 
+/* Row r's requantisation shift: w16 matrices store shift - 33 (rnnas_nn.h). */
+RNNAS_INLINE int32_t row_shift(const rnnas_mat_s8 *m, int32_t r) { return m->w16 ? m->shift[r] + 33 : m->shift[r]; }
+
 /* acc + row r of m times x, in either layout. */
 RNNAS_INLINE int32_t row_dot(const rnnas_mat_s8 *m, int32_t r, const int8_t *x, int32_t acc) {
   if (m->w16) {
@@ -646,8 +661,8 @@ void rnnas_matvec16(const rnnas_mat_s8 *a, const int8_t *x, const rnnas_mat_s8 *
       return;
     }
     for (; r < rows; ++r) {
-      int32_t v = requant(row_dot16(a, r, xe, bias ? bias[r] : 0), a->mult[r], a->shift[r]);
-      if (b) v += requant(row_dot16(b, r, eb, 0), b->mult[r], b->shift[r]);
+      int32_t v = requant(row_dot16(a, r, xe, bias ? bias[r] : 0), a->mult[r], a->shift[r] + 33);
+      if (b) v += requant(row_dot16(b, r, eb, 0), b->mult[r], b->shift[r] + 33);
       put_row(out, r, v, mode, lo, hi);
     }
     return;
@@ -656,8 +671,8 @@ void rnnas_matvec16(const rnnas_mat_s8 *a, const int8_t *x, const rnnas_mat_s8 *
   (void)xe;
 #endif
   for (; r < rows; ++r) {
-    int32_t v = requant(row_dot(a, r, x, bias ? bias[r] : 0), a->mult[r], a->shift[r]);
-    if (b) v += requant(row_dot(b, r, y, 0), b->mult[r], b->shift[r]);
+    int32_t v = requant(row_dot(a, r, x, bias ? bias[r] : 0), a->mult[r], row_shift(a, r));
+    if (b) v += requant(row_dot(b, r, y, 0), b->mult[r], row_shift(b, r));
     put_row(out, r, v, mode, lo, hi);
   }
 }

@@ -66,14 +66,16 @@ typedef void (*rnnas_matvec16_fn)(const struct rnnas_mat_s8 *a, const int8_t *x,
  * ways: `w` (int8, row-major), or `w16` (the same int8 values widened to 16 bits, for the DSP kernels:
  * 4-row blocks of 4-column chunks, each chunk 8 words: rows 0-3 of the column pairs (c0, c2), then rows 0-3
  * of (c1, c3); rows and columns padded with zeros to multiples of 4). The other pointer is NULL. Twice the
- * weight flash for about a third fewer instructions on Cortex-M4/M7. Row ranges of a w16 matrix (GRU gates,
- * low-rank factors) must start at multiples of 4. */
+ * weight flash for about a third fewer instructions on Cortex-M4/M7. In a w16 matrix, row r's weights are
+ * scaled by 2^j (j <= 8) and `shift` holds its right shift plus j minus 33 (>= 0): the same values, with
+ * the short requantisation only; mult, shift (and the head's biases, scaled too) are padded to a multiple
+ * of 4 rows. Row ranges of a w16 matrix (GRU gates, low-rank factors) must start at multiples of 4. */
 typedef struct rnnas_mat_s8 {
   int32_t rows;          /**< output rows */
   int32_t cols;          /**< input length */
   const int8_t *w;       /**< rows x cols, row-major (or NULL: w16) */
   const int32_t *mult;   /**< per row: multiplier, below 2^31 (in [2^30, 2^31) unless tiny) */
-  const int8_t *shift;   /**< per row: right shift, 1 .. 62 */
+  const int8_t *shift;   /**< per row: right shift, 1 .. 62 (w16: shift + j - 33, see above) */
   const int16_t *w16;    /**< blocked 16-bit layout (or NULL: w) */
   rnnas_matvec16_fn matvec16; /**< rnnas_matvec16 with w16, else NULL */
 } rnnas_mat_s8;

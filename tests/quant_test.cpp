@@ -276,6 +276,15 @@ TEST(Export, SixteenBitWeightLayoutGivesTheSameOutputs) {
   EXPECT_NE(code.find("static const int16_t l0_w["), std::string::npos);  // gru:6: blocked
   EXPECT_NE(code.find("static const int8_t l2_w1["), std::string::npos);  // gru:5: sliced at 10, int8
   EXPECT_NE(code.find("static const int16_t l2_w2["), std::string::npos); // its W2 is not sliced
+  // A row whose requantisation shift is below 25 cannot be scaled to the short path within 16 bits: that
+  // matrix stays int8, the rest is w16, and the outputs are still the int8 evaluation's.
+  quant::QModel q2 = q;
+  q2.dense.shift[1] = 24;
+  EXPECT_EQ(run_exported(q2, t.data, "rnnas_export_w16_mixed", true), q2.run_all(t.data.test));
+  std::ifstream c2(fs::path(rnnas::test_util::temp_dir()) / "rnnas_export_w16_mixed" / "model.c");
+  const std::string code2((std::istreambuf_iterator<char>(c2)), {});
+  EXPECT_NE(code2.find("static const int8_t dense_w["), std::string::npos);
+  EXPECT_NE(code2.find("static const int16_t out_w["), std::string::npos);
 }
 
 // Audio: two tones in noise at 8 kHz, through the rnnas front end; the generated code takes the PCM.

@@ -2,8 +2,11 @@
 // the runtime sources, a README for the firmware author and a JSON description.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "bind.h"
@@ -56,18 +59,6 @@ std::string c_string(const std::string& v) {
   return s + "\"";
 }
 
-// The weights of m in the runtime's w16 layout (rnnas_nn.h): 4-row blocks of 4-column chunks, each chunk
-// rows 0-3 of the column pairs (c0, c2), then rows 0-3 of (c1, c3); zero padding to multiples of 4.
-std::vector<int16_t> blocked16(const QMat& m) {
-  const int rows4 = (m.rows + 3) / 4 * 4, chunks = (m.cols + 3) / 4;
-  std::vector<int16_t> v(static_cast<size_t>(rows4) * static_cast<size_t>(chunks) * 4, 0);
-  for (int r = 0; r < m.rows; ++r)
-    for (int c = 0; c < m.cols; ++c)
-      v[static_cast<size_t>(((r / 4) * chunks + c / 4) * 16 + (c & 1) * 8 + (r & 3) * 2 + ((c >> 1) & 1))] =
-          m.w[static_cast<size_t>(r) * static_cast<size_t>(m.cols) + static_cast<size_t>(c)];
-  return v;
-}
-
 // v padded with `fill` to a multiple of 4 entries (per-row arrays of w16 matrices).
 template <class T>
 std::vector<T> padded4(std::vector<T> v, T fill) {
@@ -75,21 +66,59 @@ std::vector<T> padded4(std::vector<T> v, T fill) {
   return v;
 }
 
-// Emits the arrays of a matrix and returns its C initialiser; w16: the weights in the blocked 16-bit layout.
-std::string emit_mat(std::string& out, const std::string& name, const QMat& m, bool w16 = false) {
-  if (m.w.empty()) return "{0, 0, NULL, NULL, NULL, NULL, NULL}";
-  if (w16) {
-    // The last, partial 4-row group runs through the assembly too: its padding rows requantise to 0.
-    out += c_array("int16_t", name, blocked16(m), " RNNAS_ALIGN4");
-    out += c_array("int32_t", name + "_mult", padded4(m.mult, 0));
-    out += c_array("int8_t", name + "_shift", padded4(m.shift, int8_t{33}));
-  } else {
-    out += c_array("int8_t", name, m.w);
-    out += c_array("int32_t", name + "_mult", m.mult);
-    out += c_array("int8_t", name + "_shift", m.shift);
+// A matrix in the runtime's w16 form (rnnas_nn.h): 4-row blocks of 4-column chunks, each chunk rows 0-3 of
+// the column pairs (c0, c2), then rows 0-3 of (c1, c3), zero padding to multiples of 4. Row r's weights
+// (and bias) are scaled by 2^j_r, j_r = max(0, 33 - shift_r), and its shift is stored as
+// k_r = shift_r + j_r - 33 >= 0: the accumulator is exactly 2^j_r times larger, so requantisation gives the
+// same values, always through its short path (shift >= 33). None when a row cannot be scaled: j_r > 8 (the
+// weights must stay 16-bit) or an accumulator (inputs within +-128, plus the bias) that could leave int32.
+struct Wide {
+  std::vector<int16_t> w;
+  std::vector<int32_t> mult, bias;
+  std::vector<int8_t> k;
+};
+std::optional<Wide> widen(const QMat& m, const std::vector<int32_t>& bias) {
+  const int rows4 = (m.rows + 3) / 4 * 4, chunks = (m.cols + 3) / 4;
+  Wide o;
+  o.w.assign(static_cast<size_t>(rows4) * static_cast<size_t>(chunks) * 4, 0);
+  o.mult = padded4(m.mult, 0);
+  o.k.assign(static_cast<size_t>(rows4), 0);
+  if (!bias.empty()) o.bias.assign(static_cast<size_t>(rows4), 0);
+  for (int r = 0; r < m.rows; ++r) {
+    const auto ru = static_cast<size_t>(r);
+    const int j = std::max(0, 33 - m.shift[ru]);
+    if (j > 8) return std::nullopt;
+    int64_t reach = bias.empty() ? 0 : std::abs(static_cast<int64_t>(bias[ru]));
+    for (int c = 0; c < m.cols; ++c)
+      reach += 128 * std::abs(static_cast<int64_t>(m.w[ru * static_cast<size_t>(m.cols) + static_cast<size_t>(c)]));
+    if ((reach << j) >= (int64_t{1} << 31)) return std::nullopt;
+    o.k[ru] = static_cast<int8_t>(m.shift[ru] + j - 33);
+    if (!bias.empty()) o.bias[ru] = bias[ru] * (1 << j);
+    for (int c = 0; c < m.cols; ++c)
+      o.w[static_cast<size_t>(((r / 4) * chunks + c / 4) * 16 + (c & 1) * 8 + (r & 3) * 2 + ((c >> 1) & 1))] =
+          static_cast<int16_t>(m.w[ru * static_cast<size_t>(m.cols) + static_cast<size_t>(c)] * (1 << j));
   }
-  return w16 ? fmt::format("{{{}, {}, NULL, {}_mult, {}_shift, {}, rnnas_matvec16}}", m.rows, m.cols, name, name, name)
-             : fmt::format("{{{}, {}, {}, {}_mult, {}_shift, NULL, NULL}}", m.rows, m.cols, name, name, name);
+  return o;
+}
+
+// Emits the arrays of a matrix (and of its bias, when given, as bias_name) and returns its C initialiser;
+// w16: in the w16 form when the matrix allows it (the last, partial 4-row group then runs through the
+// assembly too: its padding rows requantise to 0).
+std::string emit_mat(std::string& out, const std::string& name, const QMat& m, bool w16,
+                     const std::vector<int32_t>& bias = {}, const std::string& bias_name = "") {
+  if (m.w.empty()) return "{0, 0, NULL, NULL, NULL, NULL, NULL}";
+  if (const auto wide = w16 ? widen(m, bias) : std::nullopt) {
+    out += c_array("int16_t", name, wide->w, " RNNAS_ALIGN4");
+    out += c_array("int32_t", name + "_mult", wide->mult);
+    out += c_array("int8_t", name + "_shift", wide->k);
+    if (!bias.empty()) out += c_array("int32_t", bias_name, wide->bias);
+    return fmt::format("{{{}, {}, NULL, {}_mult, {}_shift, {}, rnnas_matvec16}}", m.rows, m.cols, name, name, name);
+  }
+  out += c_array("int8_t", name, m.w);
+  out += c_array("int32_t", name + "_mult", m.mult);
+  out += c_array("int8_t", name + "_shift", m.shift);
+  if (!bias.empty()) out += c_array("int32_t", bias_name, bias);
+  return fmt::format("{{{}, {}, {}, {}_mult, {}_shift, NULL, NULL}}", m.rows, m.cols, name, name, name);
 }
 
 // sliced: the runtime takes row ranges of W (or W1) at 2H (GRU gates), which the w16 layout allows when
@@ -209,11 +238,8 @@ void export_c(const QModel& q, const ExportOptions& opt) {
   }
   arrays += c_floats("in_scale", q.in_scale);
   arrays += c_floats("in_offset", q.in_offset);
-  const std::string dense = emit_mat(arrays, "dense_w", q.dense, opt.weights16);
-  const auto bias4 = [&](const std::vector<int32_t>& b) { return opt.weights16 ? padded4(b, 0) : b; };
-  if (!q.dense_bias.empty()) arrays += c_array("int32_t", "dense_bias", bias4(q.dense_bias));
-  const std::string outm = emit_mat(arrays, "out_w", q.out, opt.weights16);
-  arrays += c_array("int32_t", "out_bias", bias4(q.out_bias));
+  const std::string dense = emit_mat(arrays, "dense_w", q.dense, opt.weights16, q.dense_bias, "dense_bias");
+  const std::string outm = emit_mat(arrays, "out_w", q.out, opt.weights16, q.out_bias, "out_bias");
   c += arrays;
   c += fmt::format("\nstatic const rnnas_layer_s8 layers[{}] = {{\n", q.layers.size());
   for (size_t i = 0; i < layer_inits.size(); ++i) c += layer_inits[i] + (i + 1 < layer_inits.size() ? ",\n" : "\n");

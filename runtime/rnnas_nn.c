@@ -361,78 +361,73 @@ __attribute__((naked, noinline)) static void pass4(
   ", #1\n\t"                \
   "asr " reg ", " reg ", #1\n\t"
 
-/* pass4() for the w16 layout (rnnas_nn.h): rows [0, 4 groups) of w (chunks 4-column chunks, zero-padded)
- * times the unpacked, zero-padded input xe, stored by mode like pass4(). Per 4 rows and 4 columns: one LDRD
- * of the input pairs, two LDM of 4 weight words (one row each) and 8 SMLAD: 13 instructions per 16 MACs,
- * with no sign extension and no remainder columns. Registers: r0 the weights (the blocks are contiguous),
- * r3 the chunk count, r12 the input cursor, r1 r2 r10 r11 the weight words, r4-r7 the accumulators.
- * The push keeps chunks at sp and xe at sp + 4; stack arguments from sp + 48: mult, shift, bias (or NULL),
- * out, groups, mode, lo, hi. */
-__attribute__((naked, noinline)) static void pass16(
-    RNNAS_UNUSED const int16_t* w, RNNAS_UNUSED int32_t chunks, RNNAS_UNUSED const uint32_t* xe,
-    RNNAS_UNUSED int32_t unused, RNNAS_UNUSED const int32_t* mult, RNNAS_UNUSED const int8_t* shift,
-    RNNAS_UNUSED const int32_t* bias, RNNAS_UNUSED void* out, RNNAS_UNUSED int32_t groups,
-    RNNAS_UNUSED int32_t mode, RNNAS_UNUSED int32_t lo, RNNAS_UNUSED int32_t hi) {
-  __asm__ volatile(
-      "push {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t" /* 48 bytes: 8-byte aligned */
-      "0:\n\t"                                                       /* next 4 rows: the bias, or zero */
-      "ldr r12, [sp, #56]\n\t"
-      "cmp r12, #0\n\t"
-      "beq 1f\n\t"
-      "ldm r12!, {r4, r5, r6, r7}\n\t"
-      "str r12, [sp, #56]\n\t"
-      "b 2f\n\t"
-      "1:\n\t"
-      "movs r4, #0\n\t"
-      "movs r5, #0\n\t"
-      "movs r6, #0\n\t"
-      "movs r7, #0\n\t"
-      "2:\n\t"
-      "ldrd r3, r12, [sp]\n\t"
-      "3:\n\t"
-      "ldrd r8, r9, [r12], #8\n\t"
-      "ldm r0!, {r1, r2, r10, r11}\n\t"
-      "smlad r4, r1, r8, r4\n\t"
-      "smlad r5, r2, r8, r5\n\t"
-      "smlad r6, r10, r8, r6\n\t"
-      "smlad r7, r11, r8, r7\n\t"
-      "ldm r0!, {r1, r2, r10, r11}\n\t"
-      "smlad r4, r1, r9, r4\n\t"
-      "smlad r5, r2, r9, r5\n\t"
-      "smlad r6, r10, r9, r6\n\t"
-      "smlad r7, r11, r9, r7\n\t"
-      "subs r3, r3, #1\n\t"
-      "bne 3b\n\t"
-      "ldrd r8, r9, [sp, #48]\n\t"
-      RNNAS_RQ16("r4") RNNAS_RQ16("r5") RNNAS_RQ16("r6") RNNAS_RQ16("r7")
-      "strd r8, r9, [sp, #48]\n\t"
-      "ldr r12, [sp, #60]\n\t" /* out, by mode */
-      "ldr r11, [sp, #68]\n\t"
-      "cmp r11, #1\n\t"
-      "blt 4f\n\t"
-      "bgt 12f\n\t"
-      "ldm r12, {r8, r9, r11, lr}\n\t"
-      "add r4, r4, r8\n\t"
-      "add r5, r5, r9\n\t"
-      "add r6, r6, r11\n\t"
-      "add r7, r7, lr\n\t"
-      "4:\n\t"
-      "stm r12!, {r4, r5, r6, r7}\n\t"
-      "b 13f\n\t"
-      "12:\n\t"
-      "ldrd r8, r9, [sp, #72]\n\t"
-      RNNAS_CLAMP8("r4") RNNAS_CLAMP8("r5") RNNAS_CLAMP8("r6") RNNAS_CLAMP8("r7")
-      "13:\n\t"
-      "str r12, [sp, #60]\n\t"
-      "ldr r10, [sp, #64]\n\t"
-      "subs r10, r10, #1\n\t"
-      "str r10, [sp, #64]\n\t"
-      "bne 0b\n\t"
-      "pop {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");
-}
+/* pass4() for the w16 layout (rnnas_nn.h), one function per store mode (no dispatch per group): rows
+ * [0, 4 groups) of w (chunks 4-column chunks, zero-padded) times the unpacked, zero-padded input xe. Per 4
+ * rows and 4 columns: one LDRD of the input pairs, two LDM of 4 weight words (one row each) and 8 SMLAD: 13
+ * instructions per 16 MACs, with no sign extension and no remainder columns; requantisation in 6 a row.
+ * Registers: r0 the weights (the blocks are contiguous), r3 the chunk count, r12 the input cursor, r1 r2
+ * r10 r11 the weight words, r4-r7 the accumulators. The push keeps chunks at sp and xe at sp + 4; stack
+ * arguments from sp + 48: mult, shift, bias, bias_step (16 bytes, or 0 to read the same zeros again), out,
+ * groups, lo, hi. STORE stores r4-r7 at r12 (advancing it). */
+#define RNNAS_PASS16(name, store)                                                                                \
+  __attribute__((naked, noinline)) static void name(                                                            \
+      RNNAS_UNUSED const int16_t* w, RNNAS_UNUSED int32_t chunks, RNNAS_UNUSED const uint32_t* xe,               \
+      RNNAS_UNUSED int32_t unused, RNNAS_UNUSED const int32_t* mult, RNNAS_UNUSED const int8_t* shift,          \
+      RNNAS_UNUSED const int32_t* bias, RNNAS_UNUSED int32_t bias_step, RNNAS_UNUSED void* out,                 \
+      RNNAS_UNUSED int32_t groups, RNNAS_UNUSED int32_t lo, RNNAS_UNUSED int32_t hi) {                          \
+    __asm__ volatile(                                                                                            \
+        "push {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t" /* 48 bytes: 8-byte aligned */             \
+        "0:\n\t"                                                       /* next 4 rows: their bias */             \
+        "ldrd r12, r11, [sp, #56]\n\t"                                                                           \
+        "ldm r12, {r4, r5, r6, r7}\n\t"                                                                          \
+        "add r12, r12, r11\n\t"                                                                                  \
+        "str r12, [sp, #56]\n\t"                                                                                 \
+        "ldrd r3, r12, [sp]\n\t"                                                                                 \
+        "3:\n\t"                                                                                                 \
+        "ldrd r8, r9, [r12], #8\n\t"                                                                             \
+        "ldm r0!, {r1, r2, r10, r11}\n\t"                                                                        \
+        "smlad r4, r1, r8, r4\n\t"                                                                               \
+        "smlad r5, r2, r8, r5\n\t"                                                                               \
+        "smlad r6, r10, r8, r6\n\t"                                                                              \
+        "smlad r7, r11, r8, r7\n\t"                                                                              \
+        "ldm r0!, {r1, r2, r10, r11}\n\t"                                                                        \
+        "smlad r4, r1, r9, r4\n\t"                                                                               \
+        "smlad r5, r2, r9, r5\n\t"                                                                               \
+        "smlad r6, r10, r9, r6\n\t"                                                                              \
+        "smlad r7, r11, r9, r7\n\t"                                                                              \
+        "subs r3, r3, #1\n\t"                                                                                    \
+        "bne 3b\n\t"                                                                                             \
+        "ldrd r8, r9, [sp, #48]\n\t"                                                                             \
+        RNNAS_RQ16("r4") RNNAS_RQ16("r5") RNNAS_RQ16("r6") RNNAS_RQ16("r7")                                      \
+        "strd r8, r9, [sp, #48]\n\t"                                                                             \
+        "ldr r12, [sp, #64]\n\t"                                                                                 \
+        store                                                                                                    \
+        "str r12, [sp, #64]\n\t"                                                                                 \
+        "ldr r10, [sp, #68]\n\t"                                                                                 \
+        "subs r10, r10, #1\n\t"                                                                                  \
+        "str r10, [sp, #68]\n\t"                                                                                 \
+        "bne 0b\n\t"                                                                                             \
+        "pop {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                          \
+  }
+/* out = v, out += v, int8 out = clamp(v, lo, hi). */
+RNNAS_PASS16(pass16_set, "stm r12!, {r4, r5, r6, r7}\n\t")
+RNNAS_PASS16(pass16_add,
+             "ldm r12, {r8, r9, r11, lr}\n\t"
+             "add r4, r4, r8\n\t"
+             "add r5, r5, r9\n\t"
+             "add r6, r6, r11\n\t"
+             "add r7, r7, lr\n\t"
+             "stm r12!, {r4, r5, r6, r7}\n\t")
+RNNAS_PASS16(pass16_clamp,
+             "ldrd r8, r9, [sp, #72]\n\t"
+             RNNAS_CLAMP8("r4") RNNAS_CLAMP8("r5") RNNAS_CLAMP8("r6") RNNAS_CLAMP8("r7"))
+
+/* The bias of rows that have none, read again for every group. */
+static const int32_t kZero4[4] = {0, 0, 0, 0};
 
 /* tanh_q15() of X (already saturated to 16 bits) into Y, with one temporary A: the pair (t, t1) read with
- * one unaligned load, weighted by (128 - f, f) = f * 65535 + 128 (the halves do not borrow). r7: the table. */
+ * one unaligned load, weighted by (128 - f, f) = f * 65535 + 128 (the halves do not borrow), plus lr = 64.
+ * r7: the table. */
 #define RNNAS_TANH(x, y, a)            \
   "eor " y ", " x ", " x ", asr #31\n\t" \
   "sub " y ", " y ", " x ", asr #31\n\t" \
@@ -441,8 +436,7 @@ __attribute__((naked, noinline)) static void pass16(
   "ldr " y ", [r7, " y ", lsl #1]\n\t"  \
   "rsb " a ", " a ", " a ", lsl #16\n\t" \
   "add " a ", " a ", #128\n\t"          \
-  "smuad " y ", " y ", " a "\n\t"       \
-  "add " y ", " y ", #64\n\t"           \
+  "smlad " y ", " y ", " a ", lr\n\t"   \
   "asr " y ", " y ", #7\n\t"            \
   "cmp " x ", #0\n\t"                   \
   "it lt\n\t"                           \
@@ -466,9 +460,9 @@ typedef struct {
 
 /* The LSTM units after the gate products, as the portable loop computes them (then h8 too): first g += bias
  * (4 at a time), then per unit the three sigmoids, two tanh, the cell and the state, every pointer in a
- * register. Registers: r0 the i (and at +4H bytes f) pre-activations, r1 g (and o), r2 cell, r3 h, r4 4H,
- * r5 h8, r6 the count, r7 the tanh table; r8-r12, lr temporaries. Stack arguments from sp + 40 after the
- * push: h8, H, the constants (copied to sp .. sp + 15 during the loop). */
+ * register. Registers: r0 the i pre-activations (f at +4H bytes, g at +8H), r1 o, r2 cell, r3 h, r4 4H,
+ * r5 h8, r6 the count, r7 the tanh table, lr 64; r8-r12 temporaries. Stack arguments from sp + 40 after
+ * the push: h8, H, the constants (copied to sp .. sp + 15 during the loop). */
 __attribute__((naked, noinline)) static void lstm_units(RNNAS_UNUSED int32_t *g, RNNAS_UNUSED const int32_t *bias,
                                                        RNNAS_UNUSED int16_t *cell, RNNAS_UNUSED int16_t *h,
                                                        RNNAS_UNUSED int8_t *h8, RNNAS_UNUSED int32_t units,
@@ -495,33 +489,35 @@ __attribute__((naked, noinline)) static void lstm_units(RNNAS_UNUSED int32_t *g,
       "ldr r6, [sp, #60]\n\t"
       "lsl r4, r6, #2\n\t"
       "add r1, r0, r4, lsl #1\n\t"
+      "add r1, r1, r4\n\t"
       "ldr r5, [sp, #56]\n\t"
+      "mov lr, #64\n\t"
       "2:\n\t"
-      "ldr r8, [r1, r4]\n\t" /* o */
-      RNNAS_SIGMOID("r8", "lr", "r9")
-      "ldr r8, [r0, r4]\n\t" /* f, times the cell */
-      RNNAS_SIGMOID("r8", "r11", "r9")
-      "ldrsh r9, [r2]\n\t"
-      "mul r11, r11, r9\n\t"
-      "add r11, r11, #16384\n\t"
-      "ldr r8, [r1], #4\n\t" /* g */
+      "ldr r8, [r0, r4, lsl #1]\n\t" /* g */
       "ssat r8, #16, r8\n\t"
       RNNAS_TANH("r8", "r12", "r9")
-      "ldr r8, [r0], #4\n\t" /* i */
+      "ldr r8, [r0, r4]\n\t" /* f, times the cell */
       RNNAS_SIGMOID("r8", "r10", "r9")
-      "mul r12, r10, r12\n\t" /* the cell */
+      "ldrsh r9, [r2]\n\t"
+      "mul r10, r10, r9\n\t"
+      "add r10, r10, #16384\n\t"
+      "ldr r8, [r0], #4\n\t" /* i */
+      RNNAS_SIGMOID("r8", "r11", "r9")
+      "mul r12, r11, r12\n\t" /* the cell */
       "ldrd r8, r9, [sp]\n\t"
       "add r12, r12, r8\n\t"
       "asr r12, r12, r9\n\t"
-      "add r12, r12, r11, asr #15\n\t"
+      "add r12, r12, r10, asr #15\n\t"
       "ssat r12, #16, r12\n\t"
       "strh r12, [r2], #2\n\t"
       "ldrd r8, r9, [sp, #8]\n\t" /* h = o tanh(c) */
       "add r8, r8, r12, lsl #8\n\t"
       "asr r8, r8, r9\n\t"
       "ssat r8, #16, r8\n\t"
-      RNNAS_TANH("r8", "r10", "r9")
-      "mul r10, lr, r10\n\t"
+      RNNAS_TANH("r8", "r12", "r9")
+      "ldr r8, [r1], #4\n\t" /* o */
+      RNNAS_SIGMOID("r8", "r10", "r9")
+      "mul r10, r10, r12\n\t"
       "add r10, r10, #16384\n\t"
       "asr r10, r10, #15\n\t"
       "strh r10, [r3], #2\n\t"
@@ -644,18 +640,20 @@ void rnnas_matvec16(const rnnas_mat_s8 *a, const int8_t *x, const rnnas_mat_s8 *
     if (b) unpack_x_pad(y, b->cols, eb);
     if (!(b && mode == 2)) {
       const int32_t g = rows >> 2, rest = rows & 3;
+      const int32_t *bz = bias ? bias : kZero4, bstep = bias ? 16 : 0;
       if (g) {
-        pass16(a->w16, na / 4, xe, 0, a->mult, a->shift, bias, out, g, mode, lo, hi);
-        if (b) pass16(b->w16, nb / 4, eb, 0, b->mult, b->shift, NULL, out, g, 1, 0, 0);
+        (mode == 0 ? pass16_set : (mode == 1 ? pass16_add : pass16_clamp))(a->w16, na / 4, xe, 0, a->mult, a->shift,
+                                                                           bz, bstep, out, g, lo, hi);
+        if (b) pass16_add(b->w16, nb / 4, eb, 0, b->mult, b->shift, kZero4, 0, out, g, 0, 0);
       }
       if (rest) {
         /* The last group with its zero padding rows (whose mult and shift arrays, and the head's biases, the
          * generated code pads too), into t, then its real rows. */
         int32_t t[4], i;
         const int32_t r0 = g * 4;
-        pass16(a->w16 + (size_t)r0 * (size_t)na, na / 4, xe, 0, a->mult + r0, a->shift + r0, bias ? bias + r0 : NULL, t,
-               1, 0, 0, 0);
-        if (b) pass16(b->w16 + (size_t)r0 * (size_t)nb, nb / 4, eb, 0, b->mult + r0, b->shift + r0, NULL, t, 1, 1, 0, 0);
+        pass16_set(a->w16 + (size_t)r0 * (size_t)na, na / 4, xe, 0, a->mult + r0, a->shift + r0, bias ? bias + r0 : bz,
+                   bstep, t, 1, 0, 0);
+        if (b) pass16_add(b->w16 + (size_t)r0 * (size_t)nb, nb / 4, eb, 0, b->mult + r0, b->shift + r0, kZero4, 0, t, 1, 0, 0);
         for (i = 0; i < rest; ++i) put_row(out, r0 + i, t[i], mode, lo, hi);
       }
       return;
@@ -873,11 +871,10 @@ void rnnas_model_reset(rnnas_runner *run) {
 
 void rnnas_model_quantize_input(const rnnas_model_s8 *m, const float *x, int8_t *q) {
   /* Locals: the int8 stores could alias the descriptor's pointers. */
-  const float *scale = m->in_scale, *offset = m->in_offset;
-  const int32_t n = m->features;
-  int32_t f;
-  for (f = 0; f < n; ++f) {
-    const float v = x[f] * scale[f] + offset[f];
+  const float *scale = m->in_scale, *offset = m->in_offset, *end = x + m->features;
+  if (x == end) return;
+  do {
+    const float v = *x++ * *scale++ + *offset++;
     uint32_t bits, half_bits;
     float half;
     int32_t k;
@@ -889,8 +886,8 @@ void rnnas_model_quantize_input(const rnnas_model_s8 *m, const float *x, int8_t 
     } else {
       k = v >= 127.0f ? 127 : (v <= -127.0f ? -127 : 0); /* saturated, or NaN */
     }
-    q[f] = (int8_t)k;
-  }
+    *q++ = (int8_t)k;
+  } while (x != end);
 }
 
 rnnas_status rnnas_model_step_s8(rnnas_runner *run, const int8_t *x) {

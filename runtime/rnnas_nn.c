@@ -361,10 +361,25 @@ __attribute__((naked, noinline)) static void pass4(
   ", #1\n\t"                \
   "asr " reg ", " reg ", #1\n\t"
 
+/* One 4-column chunk of 4 rows: the input pairs, two LDM of 4 weight words, 8 SMLAD. */
+#define RNNAS_CHUNK16                   \
+  "ldrd r8, r9, [r12], #8\n\t"          \
+  "ldm r0!, {r1, r2, r10, r11}\n\t"     \
+  "smlad r4, r1, r8, r4\n\t"            \
+  "smlad r5, r2, r8, r5\n\t"            \
+  "smlad r6, r10, r8, r6\n\t"           \
+  "smlad r7, r11, r8, r7\n\t"           \
+  "ldm r0!, {r1, r2, r10, r11}\n\t"     \
+  "smlad r4, r1, r9, r4\n\t"            \
+  "smlad r5, r2, r9, r5\n\t"            \
+  "smlad r6, r10, r9, r6\n\t"           \
+  "smlad r7, r11, r9, r7\n\t"
+
 /* pass4() for the w16 layout (rnnas_nn.h), one function per store mode (no dispatch per group): rows
  * [0, 4 groups) of w (chunks 4-column chunks, zero-padded) times the unpacked, zero-padded input xe. Per 4
  * rows and 4 columns: one LDRD of the input pairs, two LDM of 4 weight words (one row each) and 8 SMLAD: 13
- * instructions per 16 MACs, with no sign extension and no remainder columns; requantisation in 6 a row.
+ * instructions per 16 MACs (two chunks an iteration), with no sign extension and no remainder columns;
+ * requantisation in 6 a row.
  * Registers: r0 the weights (the blocks are contiguous), r3 the chunk count, r12 the input cursor, r1 r2
  * r10 r11 the weight words, r4-r7 the accumulators. The push keeps chunks at sp and xe at sp + 4; stack
  * arguments from sp + 48: mult, shift, bias, bias_step (16 bytes, or 0 to read the same zeros again), out,
@@ -383,20 +398,15 @@ __attribute__((naked, noinline)) static void pass4(
         "add r12, r12, r11\n\t"                                                                                  \
         "str r12, [sp, #56]\n\t"                                                                                 \
         "ldrd r3, r12, [sp]\n\t"                                                                                 \
+        "lsrs r3, r3, #1\n\t" /* chunk pairs; an odd chunk first */                                             \
+        "bcc 3f\n\t"                                                                                             \
+        RNNAS_CHUNK16                                                                                            \
+        "cbz r3, 4f\n\t"                                                                                         \
         "3:\n\t"                                                                                                 \
-        "ldrd r8, r9, [r12], #8\n\t"                                                                             \
-        "ldm r0!, {r1, r2, r10, r11}\n\t"                                                                        \
-        "smlad r4, r1, r8, r4\n\t"                                                                               \
-        "smlad r5, r2, r8, r5\n\t"                                                                               \
-        "smlad r6, r10, r8, r6\n\t"                                                                              \
-        "smlad r7, r11, r8, r7\n\t"                                                                              \
-        "ldm r0!, {r1, r2, r10, r11}\n\t"                                                                        \
-        "smlad r4, r1, r9, r4\n\t"                                                                               \
-        "smlad r5, r2, r9, r5\n\t"                                                                               \
-        "smlad r6, r10, r9, r6\n\t"                                                                              \
-        "smlad r7, r11, r9, r7\n\t"                                                                              \
+        RNNAS_CHUNK16 RNNAS_CHUNK16                                                                              \
         "subs r3, r3, #1\n\t"                                                                                    \
         "bne 3b\n\t"                                                                                             \
+        "4:\n\t"                                                                                                 \
         "ldrd r8, r9, [sp, #48]\n\t"                                                                             \
         RNNAS_RQ16("r4") RNNAS_RQ16("r5") RNNAS_RQ16("r6") RNNAS_RQ16("r7")                                      \
         "strd r8, r9, [sp, #48]\n\t"                                                                             \

@@ -41,11 +41,12 @@ int main(int argc, char** argv) {
       const deploy::DeployResult m = deploy::deploy(q, hw::load_target("nrf52840"), ds.test, d);
       fmt::print("{}", m.to_string());
       constexpr double kRefInstructions = 570445;
-      fmt::print("BENCH deploy_ref target=cortex-m4 weights={} instructions={:.0f} flash_bytes={} ram_bytes={} "
-                 "ref_instructions={:.0f} ratio={:.3f} goal_instructions=230000 goal_flash_bytes=20480 "
-                 "goal_ram_bytes=2560 bit_exact={}\n",
-                 w16 ? "int16" : "int8", m.instructions_mean, m.flash_model + m.flash_runtime, m.ram_bytes(),
-                 kRefInstructions, kRefInstructions / m.instructions_mean, m.bit_exact() ? 1 : 0);
+      fmt::print(
+          "BENCH deploy_ref target=cortex-m4 weights={} instructions={:.0f} flash_bytes={} ram_bytes={} "
+          "ref_instructions={:.0f} ratio={:.3f} goal_instructions=230000 goal_flash_bytes=20480 "
+          "goal_ram_bytes=2560 bit_exact={}\n",
+          w16 ? "int16" : "int8", m.instructions_mean, m.flash_model + m.flash_runtime, m.ram_bytes(),
+          kRefInstructions, kRefInstructions / m.instructions_mean, m.bit_exact() ? 1 : 0);
     }
     return 0;
   } catch (const Error& e) {

@@ -91,7 +91,8 @@ TEST(Deploy, SixteenBitWeightsRunBitExactWithFewerInstructionsOnDspBoards) {
       EXPECT_TRUE(r8.bit_exact());
       EXPECT_TRUE(r16.bit_exact()) << r16.mismatches << " sequences differ";
       // The LSTM's work is its matrices; the small GRU/FastGRNN's is mostly gates and overheads.
-      EXPECT_LT(r16.instructions_mean, (std::string(arch).rfind("lstm", 0) == 0 ? 0.9 : 1.0) * r8.instructions_mean)
+      EXPECT_LT(r16.instructions_mean,
+                (std::string(arch).rfind("lstm", 0) == 0 ? 0.9 : 1.0) * r8.instructions_mean)
           << r8.instructions_mean;
       EXPECT_GT(r16.flash_model, r8.flash_model + q.weight_bytes() / 2);
     }

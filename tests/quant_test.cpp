@@ -222,7 +222,8 @@ int main(int argc, char **argv) {
 )";
 
 // Exports q to DIR, compiles it with a host harness and returns its outputs on the test split.
-std::vector<int32_t> run_exported(const quant::QModel& q, const Dataset& d, const std::string& name, bool weights16) {
+std::vector<int32_t> run_exported(const quant::QModel& q, const Dataset& d, const std::string& name,
+                                  bool weights16) {
   const fs::path dir = fs::path(rnnas::test_util::temp_dir()) / name;
   fs::remove_all(dir);
   quant::ExportOptions o{dir.string(), "model", "a test"};
@@ -242,10 +243,11 @@ std::vector<int32_t> run_exported(const quant::QModel& q, const Dataset& d, cons
       in.write(reinterpret_cast<const char*>(x.data()), static_cast<std::streamsize>(x.size() * 4));
     }
   }
-  const std::string err = run_cmd(fmt::format("cd {} && gcc -std=c99 -Wall -Wextra -Werror -pedantic -ffp-contract=off "
-                                              "-O2 main.c model.c rnnas_nn.c rnnas_status.c -o model_host && "
-                                              "./model_host in.bin out.bin",
-                                              dir.string()));
+  const std::string err =
+      run_cmd(fmt::format("cd {} && gcc -std=c99 -Wall -Wextra -Werror -pedantic -ffp-contract=off "
+                          "-O2 main.c model.c rnnas_nn.c rnnas_status.c -o model_host && "
+                          "./model_host in.bin out.bin",
+                          dir.string()));
   EXPECT_EQ(err, "");
   std::ifstream f(dir / "out.bin", std::ios::binary);
   std::vector<int32_t> out(q.outputs * d.test.size());
@@ -266,16 +268,17 @@ TEST(Export, GeneratedCodeMatchesTheInProcessInt8EvaluationByteForByte) {
 
 // The 16-bit blocked weight layout gives the same outputs through the runtime's portable path (the boards'
 // DSP path: tests/deploy_test.cpp). Rows and columns that are not multiples of 4, low-rank factors, a GRU
-// whose gate slices are 4-aligned (H = 6) and one whose are not (H = 5, kept int8), a dense layer and the head.
+// whose gate slices are 4-aligned (H = 6) and one whose are not (H = 5, kept int8), a dense layer and the
+// head.
 TEST(Export, SixteenBitWeightLayoutGivesTheSameOutputs) {
   Trained t = train("gru:6,lstm:5:urank=3,gru:5:wrank=3|head=mean,dense=7", kMotion, 2);
   const quant::QModel q = quant::quantize(t.model, t.data.train);
   EXPECT_EQ(run_exported(q, t.data, "rnnas_export_w16", true), q.run_all(t.data.test));
   std::ifstream c(fs::path(rnnas::test_util::temp_dir()) / "rnnas_export_w16" / "model.c");
   const std::string code((std::istreambuf_iterator<char>(c)), {});
-  EXPECT_NE(code.find("static const int16_t l0_w["), std::string::npos);  // gru:6: blocked
-  EXPECT_NE(code.find("static const int8_t l2_w1["), std::string::npos);  // gru:5: sliced at 10, int8
-  EXPECT_NE(code.find("static const int16_t l2_w2["), std::string::npos); // its W2 is not sliced
+  EXPECT_NE(code.find("static const int16_t l0_w["), std::string::npos);   // gru:6: blocked
+  EXPECT_NE(code.find("static const int8_t l2_w1["), std::string::npos);   // gru:5: sliced at 10, int8
+  EXPECT_NE(code.find("static const int16_t l2_w2["), std::string::npos);  // its W2 is not sliced
   // A row whose requantisation shift is below 25 cannot be scaled to the short path within 16 bits: that
   // matrix stays int8, the rest is w16, and the outputs are still the int8 evaluation's.
   quant::QModel q2 = q;

@@ -297,9 +297,10 @@ void add_model_source(CLI::App* cmd, ExportArgs& a) {
   cmd->add_option("--trial", a.trial, "Trial number of the study");
   cmd->add_flag("--best", a.best, "The study's best complete trial (lowest validation error)");
   cmd->add_option("--data", a.data, "Dataset spec (default: the one the model records)");
-  cmd->add_flag("--weights16", a.weights16,
-                "Store the int8 weights widened to 16 bits for the Cortex-M4/M7 DSP kernels: about a third fewer "
-                "instructions, twice the weight flash, the same outputs");
+  cmd->add_flag(
+      "--weights16", a.weights16,
+      "Store the int8 weights widened to 16 bits for the Cortex-M4/M7 DSP kernels: about a third fewer "
+      "instructions, twice the weight flash, the same outputs");
 }
 
 // A trained model (a file or a study's trial), its dataset and its int8 form, for export and deploy.

@@ -168,8 +168,9 @@ DeployResult deploy(const quant::QModel& q, const hw::Target& t, const Split& te
   const fs::path dir = fs::absolute(o.dir);
   fs::create_directories(dir);
   if (o.weights16 && !t.dsp)
-    throw Error(fmt::format("deploy: 16-bit weights are for the DSP kernels; target {} ({}) has no DSP extension",
-                            t.name, t.core));
+    throw Error(
+        fmt::format("deploy: 16-bit weights are for the DSP kernels; target {} ({}) has no DSP extension",
+                    t.name, t.core));
   quant::ExportOptions eo{dir.string(), "model", "rnnas deploy"};
   eo.weights16 = o.weights16;
   quant::export_c(q, eo);

@@ -163,6 +163,12 @@ RNNAS_INLINE void unpack_x_pad(const int8_t *x, int32_t cols, uint32_t *xe) {
 
 /* One assembly instruction per line. */
 /* clang-format off */
+/* requant()'s short path: k = r11 = shift - 33 >= 0, REG = (((REG * r10) >> 32 >> k) + 1) >> 1. */
+#define RNNAS_RQ_SHORT(reg)       \
+  "smmul " reg ", " reg ", r10\n\t" \
+  "asr " reg ", " reg ", r11\n\t"   \
+  "add " reg ", " reg ", #1\n\t"    \
+  "asr " reg ", " reg ", #1\n\t"
 /* requant() of accumulator REG in 8 instructions when the multiplier is below 1/4 (shift >= 33, the usual
  * case): adding a multiple of 2^32 commutes with taking the high word, and (hi + 2^(k-1)) >> k ==
  * ((hi >> (k-1)) + 1) >> 1. r8/r9 walk the mult and shift arrays; the other cases jump to RNNAS_RQ_SLOW. */
@@ -172,14 +178,7 @@ RNNAS_INLINE void unpack_x_pad(const int8_t *x, int32_t cols, uint32_t *xe) {
   "subs r11, r11, #33\n\t"  \
   "bmi 5" n                 \
   "f\n\t"                   \
-  "smmul " reg ", " reg     \
-  ", r10\n\t"               \
-  "asr " reg ", " reg       \
-  ", r11\n\t"               \
-  "add " reg ", " reg       \
-  ", #1\n\t"                \
-  "asr " reg ", " reg       \
-  ", #1\n\t"                \
+  RNNAS_RQ_SHORT(reg)       \
   "6" n ":\n\t"
 /* shift 32: SMMULR rounds; shift 31: the 64-bit product rounded on bit 30 (|mult| < 2^31, so it fits);
  * shift <= 30: the 64-bit sum shifted in halves and saturated when its high word overflows. */
@@ -359,13 +358,7 @@ __attribute__((naked, noinline)) static void pass4(
 #define RNNAS_RQ16(reg)     \
   "ldr r10, [r8], #4\n\t"   \
   "ldrsb r11, [r9], #1\n\t" \
-  "smmul " reg ", " reg     \
-  ", r10\n\t"               \
-  "asr " reg ", " reg       \
-  ", r11\n\t"               \
-  "add " reg ", " reg       \
-  ", #1\n\t"                \
-  "asr " reg ", " reg ", #1\n\t"
+  RNNAS_RQ_SHORT(reg)
 
 /* One 4-column chunk of 4 rows: the input pairs, two LDM of 4 weight words, 8 SMLAD. */
 #define RNNAS_CHUNK16                   \

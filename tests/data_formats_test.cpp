@@ -91,6 +91,44 @@ TEST(Splits, StratifiedKeepsClassProportions) {
             "split: split fractions val=0.6 test=0.5 must be >= 0 and sum below 1");
 }
 
+TEST(Splits, CrossValidationFoldsHoldOutEveryTrainingGroupOnce) {
+  MotionOptions mo;
+  mo.subjects = 20;
+  mo.per_subject = 6;
+  mo.steps = 16;
+  const Dataset ds = make_motion(mo);
+  auto groups = [](const Split& s) { return std::set<std::string>(s.group.begin(), s.group.end()); };
+  const Dataset f0 = cv_fold(ds, 0, 4, 3);
+  EXPECT_EQ(f0.train.size(), ds.train.size());
+  EXPECT_EQ(groups(f0.val), groups(ds.val));
+  std::set<std::string> held;
+  size_t held_count = 0;
+  for (int k = 1; k < 4; ++k) {
+    const Dataset f = cv_fold(ds, k, 4, 3);
+    EXPECT_EQ(f.train.size() + f.val.size(), ds.train.size() + ds.val.size());
+    EXPECT_EQ(f.test.size(), ds.test.size());
+    const auto tr = groups(f.train), va = groups(f.val);
+    for (const auto& g : va) {
+      EXPECT_FALSE(tr.count(g)) << "fold " << k << ": " << g << " on both sides";
+      EXPECT_TRUE(groups(ds.train).count(g)) << g;
+      EXPECT_TRUE(held.insert(g).second) << g << " held out twice";
+    }
+    for (const auto& g : groups(ds.val)) EXPECT_TRUE(tr.count(g)) << "fold " << k << " trains without " << g;
+    held_count += f.val.size();
+    EXPECT_NE(f.split_info.find(fmt::format("cross-validation fold {} of 4", k)), std::string::npos);
+    EXPECT_EQ(f.val.x[0](0, 0), cv_fold(ds, k, 4, 3).val.x[0](0, 0));  // seeded
+  }
+  EXPECT_EQ(held, groups(ds.train));
+  EXPECT_EQ(held_count, ds.train.size());
+  EXPECT_NE(groups(cv_fold(ds, 1, 4, 3).val), groups(cv_fold(ds, 1, 4, 4).val));
+  EXPECT_NE(error_of([&] { cv_fold(ds, 1, 40, 1); }).find("cannot fill 39 more cross-validation folds"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { cv_fold(ds, 4, 4, 1); }).find("fold 4 of 4"), std::string::npos);
+  Dataset no_val = ds;
+  no_val.val = Split{};
+  EXPECT_NE(error_of([&] { cv_fold(no_val, 1, 3, 1); }).find("needs a validation part"), std::string::npos);
+}
+
 TEST_F(Fixture, CsvWindowSplitsAreLeakFree) {
   std::string content = "a,b,label,subject\n";
   for (int s = 0; s < 6; ++s)

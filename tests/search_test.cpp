@@ -168,6 +168,30 @@ TEST(Search, RecordsTrialsRejectsInfeasibleAndRepeatsWithTheSameSeed) {
   EXPECT_EQ(run_search(more).progress.trained, 10);
 }
 
+// --cv-folds: a complete trial carries each fold's validation error and is ranked by their mean; the
+// per-epoch curve (what ASHA reads) stays fold 0's.
+TEST(Search, CrossValidationRanksByTheMeanOverFolds) {
+  SearchOptions o = small_search(temp_db("cv"));
+  o.cv_folds = 3;
+  o.trials = 4;
+  o.constraints.max_ram_bytes = 0;
+  const SearchResult r = run_search(o);
+  int complete = 0;
+  for (const auto& t : r.trials) {
+    if (t.state != TrialState::complete) continue;
+    ++complete;
+    ASSERT_TRUE(t.metrics.count("val_error_fold2")) << t.arch;
+    const double mean = (t.metrics.at("val_error_fold0") + t.metrics.at("val_error_fold1") +
+                         t.metrics.at("val_error_fold2")) / 3;
+    EXPECT_NEAR(t.metrics.at("val_error"), mean, 1e-12);
+    EXPECT_EQ(t.metrics.count("val_error_fold3"), 0u);
+  }
+  EXPECT_GT(complete, 0);
+  o.storage = temp_db("cv2");
+  o.cv_folds = 30;  // sine has 300 sequences: enough; but the range is 1-20
+  EXPECT_NE(error_of([&] { run_search(o); }).find("--cv-folds 30 not in [1, 20]"), std::string::npos);
+}
+
 int integrity_ok(const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 0;

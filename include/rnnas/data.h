@@ -116,6 +116,11 @@ void random_split(Split&& all, double val_fraction, double test_fraction, uint64
 // by_group = false: stratified by class even when groups are known (for protocols whose test part shares
 // groups with train, such as FSDD's index split, validation should mirror test).
 void carve_validation(Dataset& ds, double val_fraction, uint64_t seed, bool by_group = true);
+// Cross-validation folds that extend a dataset's own split (for ranking on more than one validation part):
+// fold 0 is `ds` itself; ds.train is cut into folds - 1 parts of equal size (by group when the validation
+// groups are not in train, else stratified by class), and fold k >= 1 validates on part k and
+// trains on the rest of ds.train and on ds.val. Test is untouched. Seeded, deterministic.
+Dataset cv_fold(const Dataset& ds, int fold, int folds, uint64_t seed);
 
 // ---- Synthetic tasks (seeded, deterministic) ----
 struct AddingOptions {
@@ -338,6 +343,7 @@ struct UciHarOptions {
   int classes = 6;        // 6 activities, or 12 with the postural transitions
   std::string channels = "ucihar9";  // ucihar9: body acc, gyro, total acc | raw6: total acc, gyro
   int window = 128, stride = 64;
+  int train_stride = 0;   // stride of the training volunteers' windows (0 = stride); the test keeps `stride`
   double val = 0.2;       // fraction of the 21 training volunteers held out for validation
   uint64_t seed = 1;
 };

@@ -117,6 +117,11 @@ struct SearchOptions {
   bool asha = true;
   int asha_min_epochs = 2;  // first rung
   double asha_eta = 3;      // rung spacing and keep fraction 1/eta
+  // Rank on K-fold cross-validation (K >= 2; 1 = off): a candidate that completes its training on the
+  // dataset's own split (fold 0, the one ASHA watches and the model kept) is trained again on folds
+  // 1..K-1 (cv_fold: the training part cut into K-1 more validation parts, by group when it has groups);
+  // its val_error is the mean over the K folds (val_error_fold<k> keeps each).
+  int cv_folds = 1;
   bool resume = false;
   // Join an existing study as one of its workers (rnnas worker): settings and budget come from the
   // study; other processes may be running trials of it (no trial of theirs is failed unless its heartbeat

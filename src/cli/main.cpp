@@ -523,6 +523,12 @@ void add_search_options(CLI::App* cmd, SearchArgs& a) {
   cmd->add_flag("--no-asha", a.no_asha, "Do not stop weak candidates early (successive halving)");
   cmd->add_option("--asha-min-epochs", a.o.asha_min_epochs, "First ASHA rung (epochs)")->capture_default_str();
   cmd->add_option("--asha-eta", a.o.asha_eta, "ASHA rung spacing; keeps the best 1/eta")->capture_default_str();
+  cmd->add_option("--cv-folds", a.o.cv_folds,
+                  "Rank on K-fold cross-validation: a candidate that completes is trained again on K-1 more "
+                  "folds of the training part (by volunteer/speaker/unit when the dataset has them) and "
+                  "ranked by its mean validation error (1 = off)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 20));
   cmd->add_option("--quant", a.quant, "int8 | float32 (what the costs assume)")->capture_default_str();
   cmd->add_flag("--quiet", a.quiet, "No progress line");
   cmd->add_option("--measure", a.o.measure,

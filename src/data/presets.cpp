@@ -117,7 +117,9 @@ Dataset load_uci_har(const UciHarOptions& o) {
   if (o.classes != 6 && o.classes != 12) throw Error(fmt::format("uci-har: classes={} must be 6 or 12", o.classes));
   if (o.channels != "ucihar9" && o.channels != "raw6")
     throw Error(fmt::format("uci-har: channels='{}', expected ucihar9 or raw6", o.channels));
-  if (o.window < 2 || o.stride < 1) throw Error(fmt::format("uci-har: window={} stride={} invalid", o.window, o.stride));
+  if (o.window < 2 || o.stride < 1 || o.train_stride < 0)
+    throw Error(fmt::format("uci-har: window={} stride={} train_stride={} invalid", o.window, o.stride, o.train_stride));
+  const int train_stride = o.train_stride > 0 ? o.train_stride : o.stride;
   const fs::path raw = fs::path(dir) / "RawData";
   const auto labels = read_table((raw / "labels.txt").string(), 5);
   // Activity names from activity_labels.txt ("1 WALKING").
@@ -201,7 +203,8 @@ Dataset load_uci_har(const UciHarOptions& o) {
         if (static_cast<size_t>(end) > n)
           throw Error(fmt::format("{}: segment rows {}-{} of experiment {} run past the {} rows of {}",
                                   (raw / "labels.txt").string(), start, end, exp, n, tag));
-        for (long s = start - 1; s + o.window <= end; s += o.stride) {
+        const long step = kTestVolunteers.count(user) ? o.stride : train_stride;
+        for (long s = start - 1; s + o.window <= end; s += step) {
           Sequence seq(o.window, ds.num_features);
           for (int t = 0; t < o.window; ++t)
             for (int f = 0; f < ds.num_features; ++f) seq(t, f) = static_cast<float>(ch[f][static_cast<size_t>(s + t)]);
@@ -229,7 +232,8 @@ Dataset load_uci_har(const UciHarOptions& o) {
   carve_validation(ds, o.val, o.seed);
   ds.split_info = fmt::format("UCI HAR protocol: test volunteers 2,4,9,10,12,13,18,20,24; val {:.0f}% of the "
                               "training volunteers, seed {}; {}; windows {} samples, stride {}, inside labelled "
-                              "segments", 100 * o.val, o.seed, describe_groups(ds), o.window, o.stride);
+                              "segments{}", 100 * o.val, o.seed, describe_groups(ds), o.window, o.stride,
+                              train_stride != o.stride ? fmt::format(" (training volunteers: stride {})", train_stride) : "");
   ds.validate();
   return ds;
 }

@@ -274,6 +274,7 @@ Dataset load_dataset(std::string_view spec_in) {
     o.channels = a.str("channels", o.channels);
     o.window = to_int(a.integer("window", o.window), "window", spec);
     o.stride = to_int(a.integer("stride", o.stride), "stride", spec);
+    o.train_stride = to_int(a.integer("train_stride", o.train_stride), "train_stride", spec);
     o.val = a.num("val", o.val);
     o.seed = seed_of(a);
     a.finish();

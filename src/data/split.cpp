@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include "internal.h"
 #include "rnnas/core.h"
@@ -158,6 +159,56 @@ void carve_validation(Dataset& ds, double val_fraction, uint64_t seed, bool by_g
                                   val_fraction, 0.0, seed);
   Split* dst[2] = {&ds.train, &ds.val};
   for (size_t i = 0; i < pool.size(); ++i) dst[parts[i]]->append_from(pool, i, O);
+}
+
+Dataset cv_fold(const Dataset& ds, int fold, int folds, uint64_t seed) {
+  if (folds < 2 || fold < 0 || fold >= folds)
+    throw Error(fmt::format("{}: cross-validation fold {} of {} (need 2 or more folds)", ds.name, fold, folds));
+  if (ds.val.empty()) throw Error(fmt::format("{}: cross-validation needs a validation part (val > 0)", ds.name));
+  if (fold == 0) return ds;
+  const Split& tr = ds.train;
+  const int parts = folds - 1;
+  const std::set<std::string> val_groups(ds.val.group.begin(), ds.val.group.end());
+  bool by_group = !tr.group.empty() && !val_groups.empty();
+  for (const auto& g : tr.group)
+    if (by_group && val_groups.count(g)) by_group = false;
+  std::vector<int> part(tr.size(), 0);
+  Rng rng(seed * 0x9E3779B97F4A7C15ULL + 0xC5);
+  if (by_group) {
+    std::map<std::string, std::vector<size_t>> members;
+    for (size_t i = 0; i < tr.size(); ++i) members[tr.group[i]].push_back(i);
+    if (static_cast<int>(members.size()) < parts)
+      throw Error(fmt::format("{}: {} training {}s cannot fill {} more cross-validation folds", ds.name,
+                              members.size(), ds.group_kind.empty() ? "group" : ds.group_kind, parts));
+    std::vector<const std::string*> order;
+    for (const auto& [g, items] : members) order.push_back(&g);
+    rng.shuffle(order);
+    std::vector<size_t> filled(static_cast<size_t>(parts), 0);
+    for (const auto* g : order) {  // each group to the part with the fewest sequences so far
+      const auto p = static_cast<size_t>(std::min_element(filled.begin(), filled.end()) - filled.begin());
+      for (size_t i : members[*g]) part[i] = static_cast<int>(p);
+      filled[p] += members[*g].size();
+    }
+  } else {
+    std::map<int, std::vector<size_t>> by_stratum;
+    for (size_t i = 0; i < tr.size(); ++i) by_stratum[tr.label.empty() ? 0 : tr.label[i]].push_back(i);
+    size_t next = 0;  // continues across classes, so that the parts stay within one sequence of each other
+    for (auto& [stratum, items] : by_stratum) {
+      rng.shuffle(items);
+      for (size_t i : items) part[i] = static_cast<int>(next++ % static_cast<size_t>(parts));
+    }
+  }
+  const int O = ds.task == TaskKind::regression ? ds.num_outputs : 0;
+  Dataset out = ds;
+  out.train = Split{};
+  out.val = Split{};
+  for (size_t i = 0; i < tr.size(); ++i) (part[i] == fold - 1 ? out.val : out.train).append_from(tr, i, O);
+  for (size_t i = 0; i < ds.val.size(); ++i) out.train.append_from(ds.val, i, O);
+  if (out.val.empty() || out.train.empty())
+    throw Error(fmt::format("{}: cross-validation fold {} of {} leaves a part empty", ds.name, fold, folds));
+  out.split_info = fmt::format("{}; cross-validation fold {} of {}: {}", ds.split_info, fold, folds,
+                               by_group ? describe_groups(out) : "stratified by class");
+  return out;
 }
 
 }  // namespace rnnas

@@ -132,6 +132,7 @@ nlohmann::json settings_of(const SearchOptions& o) {
           {"asha", o.asha},
           {"asha_min_epochs", o.asha_min_epochs},
           {"asha_eta", o.asha_eta},
+          {"cv_folds", o.cv_folds},
           {"epochs", o.train.epochs},
           {"patience", o.train.patience},
           {"qat_from", o.train.qat_from},
@@ -159,6 +160,7 @@ void apply_settings(const nlohmann::json& s, SearchOptions& o) {
     o.asha = s.at("asha").get<bool>();
     o.asha_min_epochs = s.value("asha_min_epochs", 2);
     o.asha_eta = s.value("asha_eta", 3.0);
+    o.cv_folds = s.value("cv_folds", 1);
     o.train.epochs = s.at("epochs").get<int>();
     o.train.patience = s.at("patience").get<int>();
     o.train.qat_from = s.value("qat_from", 0);
@@ -259,6 +261,17 @@ SearchResult run_search(const SearchOptions& o_in) {
     if (!d) d = std::make_shared<const Dataset>(load_dataset(spec));
     return d;
   };
+  // Cross-validation folds 1..K-1 of the same (loaded once each).
+  if (o.cv_folds < 1 || o.cv_folds > 20) throw Error(fmt::format("search: --cv-folds {} not in [1, 20]", o.cv_folds));
+  auto fold_for = [&](const Arch& a, int k) {
+    const auto whole = dataset_for(a);
+    const std::string key = fmt::format("{}#fold{}", with_front_end(o.data, a.fe), k);
+    std::lock_guard lock(data_mu);
+    auto& d = datasets[key];
+    if (!d) d = std::make_shared<const Dataset>(cv_fold(*whole, k, o.cv_folds, o.seed));
+    return d;
+  };
+  if (o.cv_folds > 1) fold_for(Arch{}, 1);  // a dataset that cannot be cut fails here, before any trial
 
   std::mutex mu;  // serialises asking, budget accounting and progress
   Progress prog;
@@ -493,6 +506,32 @@ SearchResult run_search(const SearchOptions& o_in) {
           }
           r.model.data = with_front_end(o.data, arch.fe);
           r.model.save(fmt::format("{}/trial-{}.json", models_dir, number));
+          // Cross-validation: the same candidate on folds 1..K-1, ranked by the mean over all K folds.
+          double sum = metrics["val_error"];
+          if (o.cv_folds > 1) metrics["val_error_fold0"] = sum;
+          for (int k = 1; k < o.cv_folds && state == TrialState::complete; ++k) {
+            const auto fold = fold_for(arch, k);
+            nn::TrainOptions fopt = o.train;
+            fopt.seed = seed + 1000003ULL * static_cast<uint64_t>(k);
+            fopt.on_epoch = [&](const nn::EpochReport&) {
+              interrupted = interrupted || stopping();
+              return !interrupted;
+            };
+            const nn::TrainResult fr = nn::train(arch, *fold, fopt);
+            double err = fr.best_val.error();
+            if (interrupted) {
+              state = TrialState::failed;
+              reason = std::string(kInterrupted) + "stopped by the user";
+            } else if (fr.status == nn::TrainStatus::diverged || fr.best_epoch <= 0) {
+              state = TrialState::failed;
+              reason = fmt::format("diverged on cross-validation fold {}: {}", k, fr.reason);
+            } else {
+              if (int8_ranked(arch)) err = quant::quantize(fr.model, fold->train).evaluate(fold->val).error();
+              metrics[fmt::format("val_error_fold{}", k)] = err;
+              sum += err;
+            }
+          }
+          if (o.cv_folds > 1 && state == TrialState::complete) metrics["val_error"] = sum / o.cv_folds;
         }
       } catch (const Error& e) {
         state = TrialState::failed;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "rnnas/core.h"
+#include "rnnas/quant.h"
 #include "rnnas/search.h"
 #include "test_util.h"
 
@@ -190,6 +191,37 @@ TEST(Search, CrossValidationRanksByTheMeanOverFolds) {
   o.storage = temp_db("cv2");
   o.cv_folds = 30;  // sine has 300 sequences: enough; but the range is 1-20
   EXPECT_NE(error_of([&] { run_search(o); }).find("--cv-folds 30 not in [1, 20]"), std::string::npos);
+}
+
+// --refit: the front's models are trained again on train + val for their best epoch count; the refit model
+// takes the trial's model file (the search's is kept), and the test figures are the refit model's.
+TEST(Search, RefitTrainsTheFrontOnTrainingAndValidationTogether) {
+  SearchOptions o = small_search(temp_db("refit"));
+  o.refit = true;
+  o.trials = 4;
+  o.constraints.max_ram_bytes = 0;
+  const SearchResult r = run_search(o);
+  SearchOptions p = o;
+  p.refit = false;
+  p.storage = temp_db("refit_none");
+  const SearchResult plain = run_search(p);
+  ASSERT_FALSE(r.pareto.empty());
+  ASSERT_EQ(plain.pareto, r.pareto);
+  const Dataset data = load_dataset(o.data);
+  for (int64_t n : r.pareto) {
+    const Trial& t = r.trials[static_cast<size_t>(n)];
+    ASSERT_TRUE(t.metrics.count("refit_epochs")) << t.arch;
+    EXPECT_EQ(t.metrics.at("refit_epochs"), std::max(1.0, t.metrics.at("best_epoch")));
+    const std::string path = trial_model_path(o.storage, o.study, n);
+    const std::string kept = path.substr(0, path.size() - 5) + ".search.json";
+    ASSERT_TRUE(fs::exists(kept)) << kept;
+    const nn::Model refit = nn::Model::load(path), searched = nn::Model::load(kept);
+    EXPECT_NE(refit.norm.mean, searched.norm.mean);  // normalised over train + val, not train alone
+    EXPECT_NEAR(quant::quantize(refit, data.train).evaluate(data.test).error(), t.metrics.at("test_error"), 1e-12);
+    // Ranking is the search's: the same study without --refit has the same validation errors.
+    EXPECT_EQ(t.metrics.at("val_error"), plain.trials[static_cast<size_t>(n)].metrics.at("val_error"));
+    EXPECT_NE(t.metrics.at("test_error"), plain.trials[static_cast<size_t>(n)].metrics.at("test_error"));
+  }
 }
 
 int integrity_ok(const std::string& path) {

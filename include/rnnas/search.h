@@ -122,6 +122,12 @@ struct SearchOptions {
   // 1..K-1 (cv_fold: the training part cut into K-1 more validation parts, by group when it has groups);
   // its val_error is the mean over the K folds (val_error_fold<k> keeps each).
   int cv_folds = 1;
+  // At the end, train each Pareto model's arch again on the training and validation parts together, for
+  // the epochs at which its validation error was best (at least 1; patience off; the trial's seed), as
+  // a refit after model selection. The refit model replaces <models>/trial-N.json (the one the search
+  // trained stays as trial-N.search.json); test, deploy and --measure pareto use it; the trial records
+  // refit_epochs. The ranking (validation) is the search's.
+  bool refit = false;
   bool resume = false;
   // Join an existing study as one of its workers (rnnas worker): settings and budget come from the
   // study; other processes may be running trials of it (no trial of theirs is failed unless its heartbeat

@@ -529,6 +529,10 @@ void add_search_options(CLI::App* cmd, SearchArgs& a) {
                   "ranked by its mean validation error (1 = off)")
       ->capture_default_str()
       ->check(CLI::Range(1, 20));
+  cmd->add_flag("--refit", a.o.refit,
+                "At the end, train each Pareto model again on the training and validation parts together for "
+                "the epochs at which its validation error was best; test, deploy and --measure use the refit "
+                "model (the search's stays as trial-N.search.json)");
   cmd->add_option("--quant", a.quant, "int8 | float32 (what the costs assume)")->capture_default_str();
   cmd->add_flag("--quiet", a.quiet, "No progress line");
   cmd->add_option("--measure", a.o.measure,

@@ -133,6 +133,7 @@ nlohmann::json settings_of(const SearchOptions& o) {
           {"asha_min_epochs", o.asha_min_epochs},
           {"asha_eta", o.asha_eta},
           {"cv_folds", o.cv_folds},
+          {"refit", o.refit},
           {"epochs", o.train.epochs},
           {"patience", o.train.patience},
           {"qat_from", o.train.qat_from},
@@ -161,6 +162,7 @@ void apply_settings(const nlohmann::json& s, SearchOptions& o) {
     o.asha_min_epochs = s.value("asha_min_epochs", 2);
     o.asha_eta = s.value("asha_eta", 3.0);
     o.cv_folds = s.value("cv_folds", 1);
+    o.refit = s.value("refit", false);
     o.train.epochs = s.at("epochs").get<int>();
     o.train.patience = s.at("patience").get<int>();
     o.train.qat_from = s.value("qat_from", 0);
@@ -598,6 +600,40 @@ SearchResult run_search(const SearchOptions& o_in) {
   res.interrupted = stopping();
   auto all = store->trials(sid);
   res.pareto = study_pareto(all, o.objectives);
+  if (o.refit && !res.interrupted) {
+    for (int64_t n : res.pareto) {
+      const Trial& t = all[static_cast<size_t>(n)];
+      const std::string path = fmt::format("{}/trial-{}.json", models_dir, n);
+      if (t.metrics.count("refit_epochs") || !fs::exists(path)) continue;
+      const Arch arch = Arch::parse(t.arch);
+      const auto data = dataset_for(arch);
+      if (data->val.empty()) continue;
+      Dataset whole = *data;
+      const int O = whole.task == TaskKind::regression ? whole.num_outputs : 0;
+      for (size_t i = 0; i < data->val.size(); ++i) whole.train.append_from(data->val, i, O);
+      whole.val = Split{};
+      nn::TrainOptions topt = o.train;
+      topt.epochs = std::max(1, static_cast<int>(t.metrics.count("best_epoch") ? t.metrics.at("best_epoch") : 1));
+      topt.patience = 0;
+      topt.restore_best = false;
+      topt.seed = t.seed;
+      topt.on_epoch = [&](const nn::EpochReport&) { return !stopping(); };
+      nn::TrainResult r = nn::train(arch, whole, topt);
+      if (stopping()) break;  // nothing written: the next --resume refits again
+      if (r.status == nn::TrainStatus::diverged) {
+        store->set_attr(sid, n, "refit_diverged", 1);
+        continue;
+      }
+      // Keep the search's model once; write the refit one beside it and move it in place (atomic).
+      const std::string kept = fmt::format("{}/trial-{}.search.json", models_dir, n);
+      if (!fs::exists(kept)) fs::copy_file(path, kept);
+      r.model.data = with_front_end(o.data, arch.fe);
+      r.model.save(path + ".tmp");
+      fs::rename(path + ".tmp", path);
+      store->set_attr(sid, n, "refit_epochs", topt.epochs);
+    }
+    all = store->trials(sid);
+  }
   if (o.evaluate_test && !res.interrupted) {
     for (int64_t n : res.pareto) {
       const Trial& t = all[static_cast<size_t>(n)];

@@ -183,7 +183,8 @@ TEST(Search, CrossValidationRanksByTheMeanOverFolds) {
     ++complete;
     ASSERT_TRUE(t.metrics.count("val_error_fold2")) << t.arch;
     const double mean = (t.metrics.at("val_error_fold0") + t.metrics.at("val_error_fold1") +
-                         t.metrics.at("val_error_fold2")) / 3;
+                         t.metrics.at("val_error_fold2")) /
+                        3;
     EXPECT_NEAR(t.metrics.at("val_error"), mean, 1e-12);
     EXPECT_EQ(t.metrics.count("val_error_fold3"), 0u);
   }
@@ -217,7 +218,8 @@ TEST(Search, RefitTrainsTheFrontOnTrainingAndValidationTogether) {
     ASSERT_TRUE(fs::exists(kept)) << kept;
     const nn::Model refit = nn::Model::load(path), searched = nn::Model::load(kept);
     EXPECT_NE(refit.norm.mean, searched.norm.mean);  // normalised over train + val, not train alone
-    EXPECT_NEAR(quant::quantize(refit, data.train).evaluate(data.test).error(), t.metrics.at("test_error"), 1e-12);
+    EXPECT_NEAR(quant::quantize(refit, data.train).evaluate(data.test).error(), t.metrics.at("test_error"),
+                1e-12);
     // Ranking is the search's: the same study without --refit has the same validation errors.
     EXPECT_EQ(t.metrics.at("val_error"), plain.trials[static_cast<size_t>(n)].metrics.at("val_error"));
     EXPECT_NE(t.metrics.at("test_error"), plain.trials[static_cast<size_t>(n)].metrics.at("test_error"));

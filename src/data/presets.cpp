@@ -118,7 +118,8 @@ Dataset load_uci_har(const UciHarOptions& o) {
   if (o.channels != "ucihar9" && o.channels != "raw6")
     throw Error(fmt::format("uci-har: channels='{}', expected ucihar9 or raw6", o.channels));
   if (o.window < 2 || o.stride < 1 || o.train_stride < 0)
-    throw Error(fmt::format("uci-har: window={} stride={} train_stride={} invalid", o.window, o.stride, o.train_stride));
+    throw Error(fmt::format("uci-har: window={} stride={} train_stride={} invalid", o.window, o.stride,
+                            o.train_stride));
   const int train_stride = o.train_stride > 0 ? o.train_stride : o.stride;
   const fs::path raw = fs::path(dir) / "RawData";
   const auto labels = read_table((raw / "labels.txt").string(), 5);
@@ -230,10 +231,12 @@ Dataset load_uci_har(const UciHarOptions& o) {
     throw Error(fmt::format("uci-har: {}: {} windows of training volunteers and {} of test volunteers; the "
                             "recordings are incomplete", dir, ds.train.size(), ds.test.size()));
   carve_validation(ds, o.val, o.seed);
-  ds.split_info = fmt::format("UCI HAR protocol: test volunteers 2,4,9,10,12,13,18,20,24; val {:.0f}% of the "
-                              "training volunteers, seed {}; {}; windows {} samples, stride {}, inside labelled "
-                              "segments{}", 100 * o.val, o.seed, describe_groups(ds), o.window, o.stride,
-                              train_stride != o.stride ? fmt::format(" (training volunteers: stride {})", train_stride) : "");
+  ds.split_info = fmt::format(
+      "UCI HAR protocol: test volunteers 2,4,9,10,12,13,18,20,24; val {:.0f}% of the "
+      "training volunteers, seed {}; {}; windows {} samples, stride {}, inside labelled "
+      "segments{}",
+      100 * o.val, o.seed, describe_groups(ds), o.window, o.stride,
+      train_stride != o.stride ? fmt::format(" (training volunteers: stride {})", train_stride) : "");
   ds.validate();
   return ds;
 }

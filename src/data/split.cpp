@@ -163,8 +163,10 @@ void carve_validation(Dataset& ds, double val_fraction, uint64_t seed, bool by_g
 
 Dataset cv_fold(const Dataset& ds, int fold, int folds, uint64_t seed) {
   if (folds < 2 || fold < 0 || fold >= folds)
-    throw Error(fmt::format("{}: cross-validation fold {} of {} (need 2 or more folds)", ds.name, fold, folds));
-  if (ds.val.empty()) throw Error(fmt::format("{}: cross-validation needs a validation part (val > 0)", ds.name));
+    throw Error(
+        fmt::format("{}: cross-validation fold {} of {} (need 2 or more folds)", ds.name, fold, folds));
+  if (ds.val.empty())
+    throw Error(fmt::format("{}: cross-validation needs a validation part (val > 0)", ds.name));
   if (fold == 0) return ds;
   const Split& tr = ds.train;
   const int parts = folds - 1;

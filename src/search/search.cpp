@@ -264,7 +264,8 @@ SearchResult run_search(const SearchOptions& o_in) {
     return d;
   };
   // Cross-validation folds 1..K-1 of the same (loaded once each).
-  if (o.cv_folds < 1 || o.cv_folds > 20) throw Error(fmt::format("search: --cv-folds {} not in [1, 20]", o.cv_folds));
+  if (o.cv_folds < 1 || o.cv_folds > 20)
+    throw Error(fmt::format("search: --cv-folds {} not in [1, 20]", o.cv_folds));
   auto fold_for = [&](const Arch& a, int k) {
     const auto whole = dataset_for(a);
     const std::string key = fmt::format("{}#fold{}", with_front_end(o.data, a.fe), k);
@@ -315,7 +316,9 @@ SearchResult run_search(const SearchOptions& o_in) {
       }
     prog.best_val_error = best;
     prog.pareto_size = static_cast<int>(study_pareto(all, o.objectives).size());
-    const double per = prog.trained > 0 ? prog.elapsed_s / std::max(1, prog.trained - prog.running) : -1;
+    // Seconds per trial, once one has ended (a running trial alone says nothing of the rate).
+    const int ended = prog.trained - prog.running;
+    const double per = ended > 0 ? prog.elapsed_s / ended : -1;
     double left = o.trials > 0 && per > 0 ? per * std::max(0, o.trials - prog.trained) / std::max(1, o.jobs) : -1;
     const double to_deadline = deadline - unix_seconds();
     if (o.max_seconds > 0) left = left < 0 ? to_deadline : std::min(left, to_deadline);
@@ -613,7 +616,8 @@ SearchResult run_search(const SearchOptions& o_in) {
       for (size_t i = 0; i < data->val.size(); ++i) whole.train.append_from(data->val, i, O);
       whole.val = Split{};
       nn::TrainOptions topt = o.train;
-      topt.epochs = std::max(1, static_cast<int>(t.metrics.count("best_epoch") ? t.metrics.at("best_epoch") : 1));
+      topt.epochs =
+          std::max(1, static_cast<int>(t.metrics.count("best_epoch") ? t.metrics.at("best_epoch") : 1));
       topt.patience = 0;
       topt.restore_best = false;
       topt.seed = t.seed;

@@ -637,6 +637,7 @@ SearchResult run_search(const SearchOptions& o_in) {
       store->set_attr(sid, n, "refit_epochs", topt.epochs);
     }
     all = store->trials(sid);
+    res.interrupted = stopping();  // a stop during the refits: no test figures of models not refit yet
   }
   if (o.evaluate_test && !res.interrupted) {
     for (int64_t n : res.pareto) {

@@ -180,8 +180,10 @@ RNNAS_INLINE void unpack_x_pad(const int8_t *x, int32_t cols, uint32_t *xe) {
   "f\n\t"                   \
   RNNAS_RQ_SHORT(reg)       \
   "6" n ":\n\t"
-/* shift 32: SMMULR rounds; shift 31: the 64-bit product rounded on bit 30 (|mult| < 2^31, so it fits);
- * shift <= 30: the 64-bit sum shifted in halves and saturated when its high word overflows. */
+/* shift 32: SMMULR rounds. Shift s <= 31: when acc << p, p = 33 - s, still fits in 32 bits (the usual case:
+ * a multiplier of 1/4 or more goes with a small accumulator), (acc << p) * mult >> (s + p) is the same value
+ * and takes the short path with k = 0, 15 instructions; otherwise the 64-bit sum is shifted in halves and
+ * saturated when its high word overflows, 26 instructions. */
 #define RNNAS_RQ_SLOW(reg, n)      \
   "5" n                            \
   ":\n\t"                          \
@@ -194,17 +196,19 @@ RNNAS_INLINE void unpack_x_pad(const int8_t *x, int32_t cols, uint32_t *xe) {
   "b\n\t"                          \
   "7" n                            \
   ":\n\t"                          \
-  "cmp r11, #-2\n\t"               \
+  "rsb r12, r11, #0\n\t"           \
+  "lsl lr, " reg                   \
+  ", r12\n\t"                      \
+  "asr r12, lr, r12\n\t"           \
+  "cmp r12, " reg                  \
+  "\n\t"                           \
   "bne 8" n                        \
   "f\n\t"                          \
-  "smull r11, " reg ", " reg       \
-  ", r10\n\t"                      \
-  "adds r11, r11, #0x40000000\n\t" \
-  "adc " reg ", " reg              \
-  ", #0\n\t"                       \
-  "lsr r11, r11, #31\n\t"          \
-  "orr " reg ", r11, " reg         \
-  ", lsl #1\n\t"                   \
+  "smmul " reg ", lr, r10\n\t"     \
+  "add " reg ", " reg              \
+  ", #1\n\t"                       \
+  "asr " reg ", " reg              \
+  ", #1\n\t"                       \
   "b 6" n                          \
   "b\n\t"                          \
   "8" n                            \

@@ -8,10 +8,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "rnnas/core.h"
@@ -167,6 +168,39 @@ TEST(Search, RecordsTrialsRejectsInfeasibleAndRepeatsWithTheSameSeed) {
   more.resume = true;
   more.trials = 10;
   EXPECT_EQ(run_search(more).progress.trained, 10);
+}
+
+// A strategy whose proposals are all tried already (the neighbourhoods of its parents are used up) does not
+// end the search early: the loop samples the space at random after 500 such proposals, so a budget as large
+// as the space is spent on every arch of it. Without it, aging evolution stops here at 34 of 40 (its
+// population is the last 24 trials, and the neighbours of all of them were tried), and it had stopped the
+// strategy benchmark at 259 of 300.
+TEST(Search, StrategiesSpendTheBudgetWhenTheirNeighbourhoodsAreUsedUp) {
+  const std::string space = (fs::path(rnnas::test_util::temp_dir()) / "rnnas_space_40.json").string();
+  {
+    std::ofstream f(space);
+    f << R"({"strides": [1], "layers": [1, 1], "cells": ["gru"],
+             "widths": [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+                        26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41],
+             "wranks": [0], "uranks": [0], "heads": ["last"], "dense": [0], "lr": [0.01],
+             "weight_decay": [0], "batch": [32]})";
+  }
+  for (const char* strategy : {"evolution", "nsga2"}) {
+    SCOPED_TRACE(strategy);
+    SearchOptions o = small_search(temp_db(std::string("all40_") + strategy));
+    o.space = space;
+    o.strategy = strategy;
+    o.trials = 40;  // the whole space
+    o.train.epochs = 1;
+    o.asha = false;
+    o.evaluate_test = false;
+    o.constraints = {};
+    const SearchResult r = run_search(o);
+    EXPECT_EQ(r.progress.trained, 40);
+    std::set<std::string> archs;
+    for (const auto& t : r.trials) archs.insert(t.arch);
+    EXPECT_EQ(archs.size(), 40u);
+  }
 }
 
 // --cv-folds: a complete trial carries each fold's validation error and is ranked by their mean; the

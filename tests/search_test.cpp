@@ -203,6 +203,49 @@ TEST(Search, StrategiesSpendTheBudgetWhenTheirNeighbourhoodsAreUsedUp) {
   }
 }
 
+// --time bounds the whole search: trials still training at the deadline stop at their next epoch (pruned,
+// "time budget"); with --refit the search stops earlier by the estimated refit time of its front.
+TEST(Search, TheTimeBudgetStopsTrialsStillTraining) {
+  SearchOptions o = small_search(temp_db("time"));
+  o.trials = 100000;
+  o.max_seconds = 2;
+  o.train.epochs = 1000000;  // no trial ends by itself
+  o.train.patience = 0;
+  o.asha = false;
+  o.jobs = 2;
+  o.evaluate_test = false;
+  const SearchResult r = run_search(o);
+  EXPECT_FALSE(r.interrupted);
+  EXPECT_GE(r.progress.trained, 2);
+  for (const auto& t : r.trials) {
+    if (is_rejected(t)) continue;
+    EXPECT_EQ(t.state, TrialState::pruned) << t.arch;
+    EXPECT_EQ(t.reason.rfind("time budget: stopped after epoch ", 0), 0u) << t.reason;
+    EXPECT_GT(t.curve.size(), 0u);
+    EXPECT_LT(t.curve.size(), 1000000u);
+  }
+}
+
+TEST(Search, RefitSecondsEstimateTheFrontsRefits) {
+  auto trial = [](int64_t n, double err, double flash, double wall, double epochs, double best) {
+    Trial t;
+    t.number = n;
+    t.state = TrialState::complete;
+    t.metrics = {{"val_error", err}, {"epochs", epochs}, {"best_epoch", best}};
+    t.costs = {{"flash_bytes", flash}};
+    t.wall_seconds = wall;
+    return t;
+  };
+  std::vector<Trial> all = {trial(0, 0.1, 1000, 10, 10, 4),     // front: 1 s an epoch, 4 epochs
+                            trial(1, 0.2, 2000, 50, 5, 5),      // dominated by 0
+                            trial(2, 0.05, 3000, 40, 20, 10)};  // front: 2 s an epoch, 10 epochs
+  const std::vector<Objective> obj = {Objective::val_error, Objective::flash_bytes};
+  EXPECT_DOUBLE_EQ(refit_seconds(all, obj, 1.25, 1), (4 + 20) * 1.25);
+  EXPECT_DOUBLE_EQ(refit_seconds(all, obj, 1.25, 2), (4 + 20) * 1.25 / 2);
+  all[2].metrics["refit_epochs"] = 10;  // refit already
+  EXPECT_DOUBLE_EQ(refit_seconds(all, obj, 1.0, 1), 4);
+}
+
 // --cv-folds: a complete trial carries each fold's validation error and is ranked by their mean; the
 // per-epoch curve (what ASHA reads) stays fold 0's.
 TEST(Search, CrossValidationRanksByTheMeanOverFolds) {

@@ -203,4 +203,17 @@ std::vector<int64_t> study_pareto(const std::vector<Trial>& trials, const std::v
   return out;
 }
 
+double refit_seconds(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,
+                     double growth, int jobs) {
+  double total = 0;
+  for (int64_t n : study_pareto(trials, objectives)) {
+    const Trial& t = trials[static_cast<size_t>(n)];
+    const double epochs = t.metrics.count("epochs") ? t.metrics.at("epochs") : 0;
+    if (t.metrics.count("refit_epochs") || epochs <= 0) continue;
+    const double best = t.metrics.count("best_epoch") ? std::max(1.0, t.metrics.at("best_epoch")) : 1.0;
+    total += t.wall_seconds / epochs * best * growth;
+  }
+  return total / std::max(1, jobs);
+}
+
 }  // namespace rnnas::search

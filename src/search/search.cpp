@@ -302,6 +302,13 @@ SearchResult run_search(const SearchOptions& o_in) {
   count(store->trials(sid));
   const double t0 = now_seconds();
   if (o.max_seconds > 0 && deadline == 0) deadline = unix_seconds() + o.max_seconds;
+  // The search phase ends early enough for the refits to fit in the wall-time budget: at the deadline less
+  // the estimated time to refit the current front (updated as trials end). Trials still training then are
+  // stopped at their next epoch (pruned: "time budget").
+  std::atomic<double> search_end{deadline};
+  const double refit_growth = 1.0 + static_cast<double>(base.val.size()) /
+                                        static_cast<double>(std::max<size_t>(1, base.train.size()));
+  auto past_search_end = [&] { return deadline > 0 && unix_seconds() >= search_end.load(); };
   bool out_of_ideas = false, budget_spent = false;
   const int64_t budget = o.trials > 0 ? o.trials : -1;
   auto refresh = [&] {  // under mu
@@ -323,6 +330,8 @@ SearchResult run_search(const SearchOptions& o_in) {
     const double to_deadline = deadline - unix_seconds();
     if (o.max_seconds > 0) left = left < 0 ? to_deadline : std::min(left, to_deadline);
     prog.remaining_s = left < 0 && o.max_seconds <= 0 ? -1 : std::max(0.0, left);
+    if (deadline > 0 && o.refit && !base.val.empty())
+      search_end = deadline - refit_seconds(all, o.objectives, refit_growth, o.jobs);
     if (o.on_progress) o.on_progress(prog);
   };
   // A storage error in one job (a database that went away, a full disk) stops every job; the first
@@ -366,7 +375,7 @@ SearchResult run_search(const SearchOptions& o_in) {
       {
         std::unique_lock lock(mu);
         if (stopping() || out_of_ideas) return;
-        if (deadline > 0 && unix_seconds() >= deadline) return;
+        if (past_search_end()) return;
         // Other workers' dead trials: released (their candidates waiting again) once their heartbeat is old.
         if (shared && now_seconds() - last_stale_check >= std::min(5.0, o.stale_after_s / 4)) {
           last_stale_check = now_seconds();
@@ -453,7 +462,7 @@ SearchResult run_search(const SearchOptions& o_in) {
       // Train (outside the lock).
       nn::TrainOptions topt = o.train;
       topt.seed = seed;
-      bool pruned = false, interrupted = false;
+      bool pruned = false, interrupted = false, timed_out = false;
       std::string prune_reason;
       const std::map<std::string, double> costs = cost_map(cost);
       topt.on_epoch = [&](const nn::EpochReport& r) {
@@ -461,6 +470,10 @@ SearchResult run_search(const SearchOptions& o_in) {
         store->report(sid, number, r.epoch, std::isfinite(err) ? err : 1e300);
         if (stopping()) {
           interrupted = true;
+          return false;
+        }
+        if (past_search_end() && r.epoch < topt.epochs) {
+          timed_out = true;
           return false;
         }
         if (o.asha && asha.is_rung(r.epoch) &&
@@ -496,6 +509,9 @@ SearchResult run_search(const SearchOptions& o_in) {
         } else if (pruned) {
           state = TrialState::pruned;
           reason = prune_reason;
+        } else if (timed_out) {
+          state = TrialState::pruned;
+          reason = fmt::format("time budget: stopped after epoch {} of {}", r.curve.size(), topt.epochs);
         } else if (r.status == nn::TrainStatus::diverged) {
           state = TrialState::failed;
           reason = "diverged: " + r.reason;
@@ -522,15 +538,19 @@ SearchResult run_search(const SearchOptions& o_in) {
             const auto fold = fold_for(arch, k);
             nn::TrainOptions fopt = o.train;
             fopt.seed = seed + 1000003ULL * static_cast<uint64_t>(k);
-            fopt.on_epoch = [&](const nn::EpochReport&) {
+            fopt.on_epoch = [&](const nn::EpochReport& fr) {
               interrupted = interrupted || stopping();
-              return !interrupted;
+              timed_out = timed_out || (past_search_end() && fr.epoch < fopt.epochs);
+              return !interrupted && !timed_out;
             };
             const nn::TrainResult fr = nn::train(arch, *fold, fopt);
             double err = fr.best_val.error();
             if (interrupted) {
               state = TrialState::failed;
               reason = std::string(kInterrupted) + "stopped by the user";
+            } else if (timed_out) {
+              state = TrialState::pruned;
+              reason = fmt::format("time budget: stopped during cross-validation fold {}", k);
             } else if (fr.status == nn::TrainStatus::diverged || fr.best_epoch <= 0) {
               state = TrialState::failed;
               reason = fmt::format("diverged on cross-validation fold {}: {}", k, fr.reason);
@@ -608,13 +628,22 @@ SearchResult run_search(const SearchOptions& o_in) {
   auto all = store->trials(sid);
   res.pareto = study_pareto(all, o.objectives);
   if (o.refit && !res.interrupted) {
+    // The front's models, o.jobs at a time (as the search's time budget assumed).
+    std::vector<int64_t> todo;
     for (int64_t n : res.pareto) {
       const Trial& t = all[static_cast<size_t>(n)];
+      if (!t.metrics.count("refit_epochs") && fs::exists(fmt::format("{}/trial-{}.json", models_dir, n)))
+        todo.push_back(n);
+    }
+    std::atomic<size_t> next{0};
+    std::mutex refit_mu;
+    std::exception_ptr refit_failure;
+    auto refit_one = [&](int64_t n) {
+      const Trial& t = all[static_cast<size_t>(n)];
       const std::string path = fmt::format("{}/trial-{}.json", models_dir, n);
-      if (t.metrics.count("refit_epochs") || !fs::exists(path)) continue;
       const Arch arch = Arch::parse(t.arch);
       const auto data = dataset_for(arch);
-      if (data->val.empty()) continue;
+      if (data->val.empty()) return;
       Dataset whole = *data;
       const int O = whole.task == TaskKind::regression ? whole.num_outputs : 0;
       for (size_t i = 0; i < data->val.size(); ++i) whole.train.append_from(data->val, i, O);
@@ -627,10 +656,11 @@ SearchResult run_search(const SearchOptions& o_in) {
       topt.seed = t.seed;
       topt.on_epoch = [&](const nn::EpochReport&) { return !stopping(); };
       nn::TrainResult r = nn::train(arch, whole, topt);
-      if (stopping()) break;  // nothing written: the next --resume refits again
+      if (stopping()) return;  // nothing written: the next --resume refits again
+      std::lock_guard lock(refit_mu);
       if (r.status == nn::TrainStatus::diverged) {
         store->set_attr(sid, n, "refit_diverged", 1);
-        continue;
+        return;
       }
       // Keep the search's model once; write the refit one beside it and move it in place (atomic).
       const std::string kept = fmt::format("{}/trial-{}.search.json", models_dir, n);
@@ -639,7 +669,22 @@ SearchResult run_search(const SearchOptions& o_in) {
       r.model.save(path + ".tmp");
       fs::rename(path + ".tmp", path);
       store->set_attr(sid, n, "refit_epochs", topt.epochs);
-    }
+    };
+    std::vector<std::thread> refitters;
+    for (unsigned w = 0; w < std::min<size_t>(jobs, todo.size()); ++w)
+      refitters.emplace_back([&] {
+        for (size_t i; !stopping() && (i = next++) < todo.size();) {
+          try {
+            refit_one(todo[i]);
+          } catch (...) {
+            std::lock_guard lock(refit_mu);
+            if (!refit_failure) refit_failure = std::current_exception();
+            failing = true;
+          }
+        }
+      });
+    for (auto& th : refitters) th.join();
+    if (refit_failure) std::rethrow_exception(refit_failure);
     all = store->trials(sid);
     res.interrupted = stopping();  // a stop during the refits: no test figures of models not refit yet
   }

@@ -326,12 +326,13 @@ SearchResult run_search(const SearchOptions& o_in) {
     // Seconds per trial, once one has ended (a running trial alone says nothing of the rate).
     const int ended = prog.trained - prog.running;
     const double per = ended > 0 ? prog.elapsed_s / ended : -1;
-    double left = o.trials > 0 && per > 0 ? per * std::max(0, o.trials - prog.trained) / std::max(1, o.jobs) : -1;
-    const double to_deadline = deadline - unix_seconds();
-    if (o.max_seconds > 0) left = left < 0 ? to_deadline : std::min(left, to_deadline);
-    prog.remaining_s = left < 0 && o.max_seconds <= 0 ? -1 : std::max(0.0, left);
+    double left =
+        o.trials > 0 && per > 0 ? per * std::max(0, o.trials - prog.trained) / std::max(1, o.jobs) : -1;
     if (deadline > 0 && o.refit && !base.val.empty())
       search_end = deadline - refit_seconds(all, o.objectives, refit_growth, o.jobs);
+    const double to_deadline = search_end.load() - unix_seconds();  // what is left to search
+    if (o.max_seconds > 0) left = left < 0 ? to_deadline : std::min(left, to_deadline);
+    prog.remaining_s = left < 0 && o.max_seconds <= 0 ? -1 : std::max(0.0, left);
     if (o.on_progress) o.on_progress(prog);
   };
   // A storage error in one job (a database that went away, a full disk) stops every job; the first

@@ -239,11 +239,13 @@ TEST(Search, RefitSecondsEstimateTheFrontsRefits) {
   std::vector<Trial> all = {trial(0, 0.1, 1000, 10, 10, 4),     // front: 1 s an epoch, 4 epochs
                             trial(1, 0.2, 2000, 50, 5, 5),      // dominated by 0
                             trial(2, 0.05, 3000, 40, 20, 10)};  // front: 2 s an epoch, 10 epochs
-  const std::vector<Objective> obj = {Objective::val_error, Objective::flash_bytes};
-  EXPECT_DOUBLE_EQ(refit_seconds(all, obj, 1.25, 1), (4 + 20) * 1.25);
-  EXPECT_DOUBLE_EQ(refit_seconds(all, obj, 1.25, 2), (4 + 20) * 1.25 / 2);
+  const std::vector<int64_t> front = study_pareto(all, {Objective::val_error, Objective::flash_bytes});
+  EXPECT_EQ(std::set<int64_t>(front.begin(), front.end()), (std::set<int64_t>{0, 2}));
+  EXPECT_DOUBLE_EQ(refit_seconds(all, front, 1.25, 1), (4 + 20) * 1.25);
+  EXPECT_DOUBLE_EQ(refit_seconds(all, front, 1.25, 2), (4 + 20) * 1.25 / 2);
   all[2].metrics["refit_epochs"] = 10;  // refit already
-  EXPECT_DOUBLE_EQ(refit_seconds(all, obj, 1.0, 1), 4);
+  EXPECT_DOUBLE_EQ(refit_seconds(all, front, 1.0, 1), 4);
+  EXPECT_EQ(refit_epochs(all[1]), 5);
 }
 
 // --cv-folds: a complete trial carries each fold's validation error and is ranked by their mean; the

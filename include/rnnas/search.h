@@ -176,10 +176,12 @@ bool is_rejected(const Trial& t);
 int64_t best_trial(const std::vector<Trial>& trials);
 // Pareto front of the complete trials of a stored study by its objectives.
 std::vector<int64_t> study_pareto(const std::vector<Trial>& trials, const std::vector<Objective>& objectives);
-// Estimated wall seconds to refit the front (--refit) `jobs` at a time: per front trial not refit yet, its
-// seconds per epoch times best_epoch, times `growth` ((train + val) / train sequences). A search with a
-// wall-time budget and --refit stops training this long before its deadline.
-double refit_seconds(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,
-                     double growth, int jobs);
+// Epochs a refit (--refit) trains the trial's arch for: its best_epoch, at least 1.
+int refit_epochs(const Trial& t);
+// Estimated wall seconds to refit the front (`front`: trial numbers, study_pareto) `jobs` at a time: per
+// front trial not refit yet, its seconds per epoch times refit_epochs, times `growth` ((train + val) / train
+// sequences). A search with a wall-time budget and --refit stops training this long before its deadline.
+double refit_seconds(const std::vector<Trial>& trials, const std::vector<int64_t>& front, double growth,
+                     int jobs);
 
 }  // namespace rnnas::search

@@ -203,15 +203,18 @@ std::vector<int64_t> study_pareto(const std::vector<Trial>& trials, const std::v
   return out;
 }
 
-double refit_seconds(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,
-                     double growth, int jobs) {
+int refit_epochs(const Trial& t) {
+  return std::max(1, static_cast<int>(t.metrics.count("best_epoch") ? t.metrics.at("best_epoch") : 1));
+}
+
+double refit_seconds(const std::vector<Trial>& trials, const std::vector<int64_t>& front, double growth,
+                     int jobs) {
   double total = 0;
-  for (int64_t n : study_pareto(trials, objectives)) {
+  for (int64_t n : front) {
     const Trial& t = trials[static_cast<size_t>(n)];
     const double epochs = t.metrics.count("epochs") ? t.metrics.at("epochs") : 0;
     if (t.metrics.count("refit_epochs") || epochs <= 0) continue;
-    const double best = t.metrics.count("best_epoch") ? std::max(1.0, t.metrics.at("best_epoch")) : 1.0;
-    total += t.wall_seconds / epochs * best * growth;
+    total += t.wall_seconds / epochs * refit_epochs(t) * growth;
   }
   return total / std::max(1, jobs);
 }

@@ -322,14 +322,15 @@ SearchResult run_search(const SearchOptions& o_in) {
         if (best < 0 || v < best) best = v;
       }
     prog.best_val_error = best;
-    prog.pareto_size = static_cast<int>(study_pareto(all, o.objectives).size());
+    const std::vector<int64_t> front = study_pareto(all, o.objectives);
+    prog.pareto_size = static_cast<int>(front.size());
     // Seconds per trial, once one has ended (a running trial alone says nothing of the rate).
     const int ended = prog.trained - prog.running;
     const double per = ended > 0 ? prog.elapsed_s / ended : -1;
     double left =
         o.trials > 0 && per > 0 ? per * std::max(0, o.trials - prog.trained) / std::max(1, o.jobs) : -1;
     if (deadline > 0 && o.refit && !base.val.empty())
-      search_end = deadline - refit_seconds(all, o.objectives, refit_growth, o.jobs);
+      search_end = deadline - refit_seconds(all, front, refit_growth, o.jobs);
     const double to_deadline = search_end.load() - unix_seconds();  // what is left to search
     if (o.max_seconds > 0) left = left < 0 ? to_deadline : std::min(left, to_deadline);
     prog.remaining_s = left < 0 && o.max_seconds <= 0 ? -1 : std::max(0.0, left);
@@ -340,6 +341,11 @@ SearchResult run_search(const SearchOptions& o_in) {
   // releases them).
   std::atomic<bool> failing{false};
   std::exception_ptr failure;
+  auto record_failure = [&] {  // in a catch handler: the first error is kept, every job stops
+    std::lock_guard lock(mu);
+    if (!failure) failure = std::current_exception();
+    failing = true;
+  };
   auto stopping = [&] { return failing.load() || (o.stop && o.stop->load()); };
   // Trials are ranked by their int8 model when quantising (an audio front end stays float: the network is
   // quantised from its features on).
@@ -609,9 +615,7 @@ SearchResult run_search(const SearchOptions& o_in) {
       try {
         worker(w);
       } catch (...) {
-        std::lock_guard lock(mu);
-        if (!failure) failure = std::current_exception();
-        failing = true;
+        record_failure();
       }
     });
   for (auto& th : pool) th.join();
@@ -637,8 +641,6 @@ SearchResult run_search(const SearchOptions& o_in) {
         todo.push_back(n);
     }
     std::atomic<size_t> next{0};
-    std::mutex refit_mu;
-    std::exception_ptr refit_failure;
     auto refit_one = [&](int64_t n) {
       const Trial& t = all[static_cast<size_t>(n)];
       const std::string path = fmt::format("{}/trial-{}.json", models_dir, n);
@@ -650,15 +652,14 @@ SearchResult run_search(const SearchOptions& o_in) {
       for (size_t i = 0; i < data->val.size(); ++i) whole.train.append_from(data->val, i, O);
       whole.val = Split{};
       nn::TrainOptions topt = o.train;
-      topt.epochs =
-          std::max(1, static_cast<int>(t.metrics.count("best_epoch") ? t.metrics.at("best_epoch") : 1));
+      topt.epochs = refit_epochs(t);
       topt.patience = 0;
       topt.restore_best = false;
       topt.seed = t.seed;
       topt.on_epoch = [&](const nn::EpochReport&) { return !stopping(); };
       nn::TrainResult r = nn::train(arch, whole, topt);
       if (stopping()) return;  // nothing written: the next --resume refits again
-      std::lock_guard lock(refit_mu);
+      std::lock_guard lock(mu);
       if (r.status == nn::TrainStatus::diverged) {
         store->set_attr(sid, n, "refit_diverged", 1);
         return;
@@ -678,14 +679,12 @@ SearchResult run_search(const SearchOptions& o_in) {
           try {
             refit_one(todo[i]);
           } catch (...) {
-            std::lock_guard lock(refit_mu);
-            if (!refit_failure) refit_failure = std::current_exception();
-            failing = true;
+            record_failure();
           }
         }
       });
     for (auto& th : refitters) th.join();
-    if (refit_failure) std::rethrow_exception(refit_failure);
+    if (failure) std::rethrow_exception(failure);
     all = store->trials(sid);
     res.interrupted = stopping();  // a stop during the refits: no test figures of models not refit yet
   }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "rnnas/core.h"
 #include "rnnas/data.h"
@@ -152,6 +153,62 @@ TEST(Train, AugmentationIsSeededAndStillLearns) {
   o.epochs = 20;                                                       // as SineClassificationAbove95Percent
   const auto full = train(arch, ds, o);
   EXPECT_GE(full.test.accuracy, 0.95);
+}
+
+// Weight averaging: the returned model is the average of the weights along the optimiser's path, with
+// TensorFlow's warm-up decay min(ema, (1 + t) / (10 + t)), and validation measures that average.
+TEST(Train, WeightAveragingReturnsTheAverageOfThePath) {
+  const Dataset ds = sine();
+  const Arch arch = Arch::parse("gru:8|head=last");
+  TrainOptions o;
+  o.batch_size = 4096;  // one step per epoch: epoch k's weights are the path's step k
+  o.schedule = ScheduleKind::constant;
+  o.patience = 0;
+  o.restore_best = false;
+  o.seed = 4;
+  auto weights = [&](int epochs, double lr, double ema) {
+    TrainOptions x = o;
+    x.epochs = epochs;
+    x.lr = lr;
+    x.ema = ema;
+    const TrainResult r = train(arch, ds, x);
+    std::vector<Mat<float>> w;
+    for (const auto* p : r.model.net.params()) w.push_back(p->value);
+    return w;
+  };
+  const auto w0 = weights(1, 1e-30, 0);  // the initial weights (a step of 1e-30 leaves them as they are)
+  const auto w1 = weights(1, 0.05, 0), w2 = weights(2, 0.05, 0), avg = weights(2, 0.05, 0.99);
+  ASSERT_EQ(avg.size(), w0.size());
+  const float d0 = 1.0f / 10, d1 = 2.0f / 11;
+  double moved = 0;
+  for (size_t i = 0; i < avg.size(); ++i) {
+    const Mat<float> e1 = d0 * w0[i] + (1 - d0) * w1[i], e2 = d1 * e1 + (1 - d1) * w2[i];
+    EXPECT_LT((avg[i] - e2).cwiseAbs().maxCoeff(), 1e-6f) << "parameter " << i;
+    moved = std::max(moved, static_cast<double>((avg[i] - w2[i]).cwiseAbs().maxCoeff()));
+  }
+  EXPECT_GT(moved, 1e-3);  // the average is not the last step's weights
+  // With early stopping on, validation and the best snapshot are the average's.
+  o.restore_best = true;
+  o.batch_size = 64;
+  o.epochs = 3;
+  o.ema = 0.99;
+  TrainResult r = train(arch, ds, o);
+  EXPECT_DOUBLE_EQ(r.model.evaluate(ds.val).accuracy, r.best_val.accuracy);
+  o.ema = 1.0;
+  EXPECT_THROW(train(arch, ds, o), Error);
+}
+
+// A gradient whose float squared norm overflows (elements above 1.8e19) is still finite: it is clipped,
+// not reported as divergence.
+TEST(Train, HugeFiniteGradientsAreClipped) {
+  Param<float> p;
+  p.value = Mat<float>::Zero(2, 2);
+  p.grad = Mat<float>::Constant(2, 2, 1e20f);
+  const double norm = clip_grad_norm({&p}, 5.0);
+  EXPECT_NEAR(norm, 2e20, 1e14);
+  EXPECT_NEAR(p.grad.cast<double>().norm(), 5.0, 1e-5);
+  p.grad(0, 0) = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(std::isfinite(clip_grad_norm({&p}, 5.0)));
 }
 
 TEST(Train, DivergenceIsAStatusNotACrash) {

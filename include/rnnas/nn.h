@@ -188,6 +188,10 @@ struct TrainOptions {
   // changed.
   double augment_scale = 0;
   double augment_noise = 0;
+  // Weight averaging (Polyak; TensorFlow's ExponentialMovingAverage): after every step the average moves
+  // towards the weights by 1 - d, d = min(ema, (1 + step) / (10 + step)). Validation, the best weights and
+  // the returned model are the average's; the optimiser keeps stepping the raw weights. 0 = off.
+  double ema = 0;
   uint64_t seed = 1;
   // Called after every epoch; returning false stops training (status stopped_by_callback).
   std::function<bool(const struct EpochReport&)> on_epoch;

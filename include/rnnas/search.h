@@ -176,7 +176,17 @@ bool is_rejected(const Trial& t);
 int64_t best_trial(const std::vector<Trial>& trials);
 // Pareto front of the complete trials of a stored study by its objectives.
 std::vector<int64_t> study_pareto(const std::vector<Trial>& trials, const std::vector<Objective>& objectives);
-// Epochs a refit (--refit) trains the trial's arch for: its best_epoch, at least 1.
+// The lowest mean validation error over `window` consecutive epochs of a learning curve (the mean of the
+// whole curve when it is shorter), and the last epoch of that window (1-based; 0 for an empty curve).
+// A trial is ranked on it rather than on its single best epoch: one lucky epoch of a noisy curve (a small
+// validation split) no longer ranks a trial first, nor makes its refit train for that one epoch.
+struct SmoothedError {
+  double error = 0;
+  int epoch = 0;
+};
+SmoothedError smoothed_best(const std::vector<double>& curve, int window = 3);
+// Epochs a refit (--refit) trains the trial's arch for: the last epoch of its best smoothed window
+// (smoothed_epoch), else its best_epoch; at least 1.
 int refit_epochs(const Trial& t);
 // Estimated wall seconds to refit the front (`front`: trial numbers, study_pareto) `jobs` at a time: per
 // front trial not refit yet, its seconds per epoch times refit_epochs, times `growth` ((train + val) / train

@@ -78,6 +78,11 @@ void add_train(CLI::App& app, TrainArgs& a) {
                   "(0 = off)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--ema", o.ema,
+                  "Weight averaging: validate and keep an exponential moving average of the weights with "
+                  "this decay per step, e.g. 0.999 (0 = off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999999));
   cmd->add_option("--seed", o.seed, "Seed of every random choice")->capture_default_str();
   cmd->add_option("--save", a.save, "Write the trained model to this file (JSON, docs/model-format.md)");
   cmd->add_flag("--quiet", a.quiet, "Print only the final metrics");
@@ -520,6 +525,11 @@ void add_search_options(CLI::App* cmd, SearchArgs& a) {
          "Augmentation of every candidate's training inputs: Gaussian noise (normalised units; 0 = off)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--ema", a.o.train.ema,
+                  "Weight averaging of every candidate: an exponential moving average of the weights with "
+                  "this decay per step, e.g. 0.999 (0 = off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999999));
   cmd->add_flag("--no-asha", a.no_asha, "Do not stop weak candidates early (successive halving)");
   cmd->add_option("--asha-min-epochs", a.o.asha_min_epochs, "First ASHA rung (epochs)")->capture_default_str();
   cmd->add_option("--asha-eta", a.o.asha_eta, "ASHA rung spacing; keeps the best 1/eta")->capture_default_str();

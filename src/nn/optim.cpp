@@ -36,7 +36,12 @@ void Adam::step(double lr) {
 
 double clip_grad_norm(const std::vector<Param<float>*>& params, double max_norm) {
   double sq = 0;
-  for (const auto* p : params) sq += static_cast<double>(p->grad.squaredNorm());
+  for (const auto* p : params) {
+    const float f = p->grad.squaredNorm();
+    // A float squaredNorm overflows to inf once an element passes 1.8e19; such a gradient is still finite
+    // and clippable, so it is summed again in double (only then: the float sum keeps runs as they were).
+    sq += std::isfinite(f) ? static_cast<double>(f) : p->grad.cast<double>().squaredNorm();
+  }
   const double norm = std::sqrt(sq);
   if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) {
     const auto scale = static_cast<float>(max_norm / (norm + 1e-6));

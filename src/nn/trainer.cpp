@@ -17,6 +17,8 @@ void check_options(const TrainOptions& o) {
     throw Error(fmt::format("train: augmentation scale {} must be in [0, 1)", o.augment_scale));
   if (!(o.augment_noise >= 0 && std::isfinite(o.augment_noise)))
     throw Error(fmt::format("train: augmentation noise {} must be a finite value >= 0", o.augment_noise));
+  if (!(o.ema >= 0 && o.ema < 1))
+    throw Error(fmt::format("train: weight-averaging decay {} must be in [0, 1)", o.ema));
   if (!(o.lr > 0) || !std::isfinite(o.lr)) throw Error(fmt::format("train: learning rate {} must be positive", o.lr));
   if (!(o.weight_decay >= 0)) throw Error(fmt::format("train: weight decay {} must be >= 0", o.weight_decay));
   if (!(o.clip_norm >= 0)) throw Error(fmt::format("train: clip norm {} must be >= 0", o.clip_norm));
@@ -258,6 +260,16 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
     for (float m : range) input_step.push_back(m > 0 ? m / 127.0f : 1.0f);
   }
   WeightRounding eval_rounding(params);
+  // Weight averaging: `ema` holds the average while training steps the raw weights; the two are swapped
+  // for validation and the best-weights snapshot.
+  std::vector<Mat<float>> ema;
+  if (opt.ema > 0)
+    for (const auto* p : params) ema.push_back(p->value);
+  bool ema_in = false;
+  auto swap_ema = [&] {
+    for (size_t i = 0; i < ema.size(); ++i) params[i]->value.swap(ema[i]);
+    ema_in = !ema_in;
+  };
   for (int epoch = 1; epoch <= opt.epochs && !stop; ++epoch) {
     const double t_epoch = now_seconds();
     const bool qat = opt.qat_from > 0 && epoch >= opt.qat_from;
@@ -282,11 +294,17 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
         stop = true;
         break;
       }
+      if (!ema.empty()) {
+        const auto d = static_cast<float>(
+            std::min(opt.ema, (1.0 + static_cast<double>(step)) / (10.0 + static_cast<double>(step))));
+        for (size_t i = 0; i < ema.size(); ++i) ema[i] = d * ema[i] + (1.0f - d) * params[i]->value;
+      }
       loss_sum += static_cast<double>(sr.loss) * batch.info.B;
       r.samples += batch.info.B;
     }
     if (stop) break;
     rep.train_loss = loss_sum / static_cast<double>(N);
+    if (!ema.empty()) swap_ema();
     if (qat) eval_rounding.apply();
     rep.val = evaluate_batches(net, monitor_batches, model.loss, data.task, model.output_dim, model.target_scale,
                                data.score);
@@ -316,7 +334,9 @@ TrainResult train(const Arch& arch, const Dataset& data, const TrainOptions& opt
       r.reason = fmt::format("stopped by the epoch callback after epoch {}", epoch);
       stop = true;
     }
+    if (ema_in && !stop) swap_ema();  // back to the raw weights for the next epoch
   }
+  if (!ema.empty() && !ema_in) swap_ema();  // the model is the average (or its best snapshot, below)
   if (opt.restore_best && !best_weights.empty())
     for (size_t i = 0; i < params.size(); ++i) params[i]->value = best_weights[i];
   net.set_fake_quant(false);  // the model is float; rnnas::quant::quantize rounds it as training did

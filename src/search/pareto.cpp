@@ -203,8 +203,23 @@ std::vector<int64_t> study_pareto(const std::vector<Trial>& trials, const std::v
   return out;
 }
 
+SmoothedError smoothed_best(const std::vector<double>& curve, int window) {
+  if (curve.empty()) return {};
+  const size_t w = std::min(curve.size(), static_cast<size_t>(std::max(1, window)));
+  SmoothedError best{std::numeric_limits<double>::infinity(), 0};
+  for (size_t end = w; end <= curve.size(); ++end) {
+    double sum = 0;
+    for (size_t i = end - w; i < end; ++i) sum += curve[i];
+    if (sum / static_cast<double>(w) < best.error)
+      best = {sum / static_cast<double>(w), static_cast<int>(end)};
+  }
+  return best;
+}
+
 int refit_epochs(const Trial& t) {
-  return std::max(1, static_cast<int>(t.metrics.count("best_epoch") ? t.metrics.at("best_epoch") : 1));
+  for (const char* key : {"smoothed_epoch", "best_epoch"})
+    if (t.metrics.count(key)) return std::max(1, static_cast<int>(t.metrics.at(key)));
+  return 1;
 }
 
 double refit_seconds(const std::vector<Trial>& trials, const std::vector<int64_t>& front, double growth,

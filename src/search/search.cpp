@@ -29,6 +29,11 @@ namespace {
 constexpr const char* kRejected = "rejected by the cost model: ";
 constexpr const char* kInterrupted = "interrupted: ";
 
+std::vector<double> val_curve(const nn::TrainResult& r) {
+  std::vector<double> out;
+  for (const auto& e : r.curve) out.push_back(e.val.error());
+  return out;
+}
 
 // Wall-clock Unix seconds (deadlines shared by workers on several machines).
 double unix_seconds() {
@@ -139,6 +144,7 @@ nlohmann::json settings_of(const SearchOptions& o) {
           {"qat_from", o.train.qat_from},
           {"augment_scale", o.train.augment_scale},
           {"augment_noise", o.train.augment_noise},
+          {"ema", o.train.ema},
           {"measure", o.measure}};
 }
 
@@ -168,6 +174,7 @@ void apply_settings(const nlohmann::json& s, SearchOptions& o) {
     o.train.qat_from = s.value("qat_from", 0);
     o.train.augment_scale = s.value("augment_scale", 0.0);
     o.train.augment_noise = s.value("augment_noise", 0.0);
+    o.train.ema = s.value("ema", 0.0);
     o.measure = s.value("measure", std::string("none"));
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("study settings are incomplete or damaged ({})", e.what()));
@@ -536,6 +543,17 @@ SearchResult run_search(const SearchOptions& o_in) {
               metrics["val_mae"] = qm.mae;
             }
           }
+          // Ranked on the curve's best 3-epoch mean, plus the int8 model's quantisation loss, rather than
+          // on the best single epoch (smoothed_best). The kept model's own error stays as
+          // val_error_best_epoch (its val_accuracy ... are the kept model's).
+          const SmoothedError sm = smoothed_best(val_curve(r));
+          if (sm.epoch > 0 && std::isfinite(sm.error)) {
+            const double quant_loss = metrics["val_error"] - r.best_val.error();
+            metrics["val_error_best_epoch"] = metrics["val_error"];
+            metrics["val_error"] = sm.error + quant_loss;
+            if (metrics.count("val_error_float")) metrics["val_error_float"] = sm.error;
+            metrics["smoothed_epoch"] = sm.epoch;
+          }
           r.model.data = with_front_end(o.data, arch.fe);
           r.model.save(fmt::format("{}/trial-{}.json", models_dir, number));
           // Cross-validation: the same candidate on folds 1..K-1, ranked by the mean over all K folds.
@@ -551,7 +569,9 @@ SearchResult run_search(const SearchOptions& o_in) {
               return !interrupted && !timed_out;
             };
             const nn::TrainResult fr = nn::train(arch, *fold, fopt);
-            double err = fr.best_val.error();
+            const SmoothedError fsm = smoothed_best(val_curve(fr));
+            const double fbest = fr.best_val.error();
+            double err = fbest;
             if (interrupted) {
               state = TrialState::failed;
               reason = std::string(kInterrupted) + "stopped by the user";
@@ -563,6 +583,7 @@ SearchResult run_search(const SearchOptions& o_in) {
               reason = fmt::format("diverged on cross-validation fold {}: {}", k, fr.reason);
             } else {
               if (int8_ranked(arch)) err = quant::quantize(fr.model, fold->train).evaluate(fold->val).error();
+              if (fsm.epoch > 0 && std::isfinite(fsm.error)) err += fsm.error - fbest;  // ranked as fold 0
               metrics[fmt::format("val_error_fold{}", k)] = err;
               sum += err;
             }

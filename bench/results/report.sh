@@ -112,8 +112,9 @@ PY
   echo "## Tables"
   echo
   echo "\"chosen\" is the deployed Pareto model with the best validation metric (the test split takes no part in the"
-  echo "choice); \"front\" the other Pareto models (validation metric against flash); \"val\" is the int8 model's"
-  echo "validation metric; the on-device figure is the whole test split streamed through the emulated board, and"
+  echo "choice); \"front\" the other Pareto models (validation metric against flash); \"val\" is the validation metric"
+  echo "the search ranked on (of the int8 model; since 2026-11-25 over the best 3 consecutive epochs of the trial's"
+  echo "curve, docs/search.md); the on-device figure is the whole test split streamed through the emulated board, and"
   echo "\"host int8\" the same model evaluated by the host (equal when bit-exact)."
   echo
   for f in docs/results/*.md; do

@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -248,6 +250,7 @@ TEST(Search, TrialsAreRankedOnTheirBestThreeEpochMean) {
   EXPECT_NEAR(two.error, 0.15, 1e-15);
   EXPECT_EQ(two.epoch, 2);
   EXPECT_EQ(smoothed_best({}).epoch, 0);
+  EXPECT_EQ(smoothed_best({std::nan(""), std::numeric_limits<double>::infinity()}).epoch, 0);
   Trial t;
   t.metrics = {{"best_epoch", 1}, {"smoothed_epoch", 3}};
   EXPECT_EQ(refit_epochs(t), 3);  // the refit trains to the end of the best window

@@ -177,7 +177,8 @@ int64_t best_trial(const std::vector<Trial>& trials);
 // Pareto front of the complete trials of a stored study by its objectives.
 std::vector<int64_t> study_pareto(const std::vector<Trial>& trials, const std::vector<Objective>& objectives);
 // The lowest mean validation error over `window` consecutive epochs of a learning curve (the mean of the
-// whole curve when it is shorter), and the last epoch of that window (1-based; 0 for an empty curve).
+// whole curve when it is shorter), and the last epoch of that window (1-based; 0 when no window has a
+// finite mean, e.g. an empty curve).
 // A trial is ranked on it rather than on its single best epoch: one lucky epoch of a noisy curve (a small
 // validation split) no longer ranks a trial first, nor makes its refit train for that one epoch.
 struct SmoothedError {

@@ -547,7 +547,7 @@ SearchResult run_search(const SearchOptions& o_in) {
           // on the best single epoch (smoothed_best). The kept model's own error stays as
           // val_error_best_epoch (its val_accuracy ... are the kept model's).
           const SmoothedError sm = smoothed_best(val_curve(r));
-          if (sm.epoch > 0 && std::isfinite(sm.error)) {
+          if (sm.epoch > 0) {
             const double quant_loss = metrics["val_error"] - r.best_val.error();
             metrics["val_error_best_epoch"] = metrics["val_error"];
             metrics["val_error"] = sm.error + quant_loss;
@@ -583,7 +583,7 @@ SearchResult run_search(const SearchOptions& o_in) {
               reason = fmt::format("diverged on cross-validation fold {}: {}", k, fr.reason);
             } else {
               if (int8_ranked(arch)) err = quant::quantize(fr.model, fold->train).evaluate(fold->val).error();
-              if (fsm.epoch > 0 && std::isfinite(fsm.error)) err += fsm.error - fbest;  // ranked as fold 0
+              if (fsm.epoch > 0) err += fsm.error - fbest;  // ranked as fold 0
               metrics[fmt::format("val_error_fold{}", k)] = err;
               sum += err;
             }

@@ -5,8 +5,8 @@
 // At the end, per strategy: BENCH search_summary ... seeds=3 wins=3 min_ratio=... mean_ratio=...
 // The defaults are issue 5's benchmark (docs/search.md): the motion task at difficulty 0.7, the default
 // space on the SAM D21 within 16 KiB of flash, 1,000 trained trials of 8 epochs, one job at a time (so the
-// same seed gives the same study), seeds 1-3: about a minute per run, 8 minutes on one core. Seeds can be split
-// across processes with --seeds 1 --first-seed N. A quick look: --trials 60 --space tiny.
+// same seed gives the same study), seeds 1-3: about a minute per run, 8 minutes on one core. Seeds can be
+// split across processes with --seeds 1 --first-seed N. A quick look: --trials 60 --space tiny.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>

@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-asha", no_asha, "Train every candidate to the end");
   app.add_option("--max-flash", max_flash, "Flash limit in bytes (also the hypervolume reference)")
       ->capture_default_str();
-  app.add_option("--strategies", strategies, "Strategies to run (random search always runs first)")
+  app.add_option("--strategies", strategies, "Strategies to run, each once (random search always runs first)")
       ->delimiter(',')
       ->check(CLI::IsMember(rnnas::search::strategy_names()));
   app.add_option("--dir", dir, "Where the study files go")->capture_default_str();
@@ -51,8 +51,12 @@ int main(int argc, char** argv) {
   using namespace rnnas;
   try {
     std::filesystem::create_directories(dir);
-    strategies.erase(std::remove(strategies.begin(), strategies.end(), "random"), strategies.end());
-    strategies.insert(strategies.begin(), "random");
+    {  // random search first, then each other strategy once, in the order given
+      std::vector<std::string> order = {"random"};
+      for (const auto& s : strategies)
+        if (std::find(order.begin(), order.end(), s) == order.end()) order.push_back(s);
+      strategies = std::move(order);
+    }
     const std::vector<search::Objective> objectives = {search::Objective::val_error,
                                                        search::Objective::flash_bytes};
     auto hv_of = [&](const search::SearchResult& r) {
